@@ -1,0 +1,84 @@
+// A deployment: which broker, which stages with how many workers, which streams and paths.
+// Parsed once at startup from one YAML file (configs/*.yaml) into typed structs; every problem
+// is reported together before any process connects anywhere.
+//
+//   broker:
+//     endpoint: tcp://127.0.0.1:5555     # MDP ROUTER (inproc://, ipc:// or tcp://)
+//     events_in: tcp://127.0.0.1:5556    # XSUB: stages publish here
+//     events_out: tcp://127.0.0.1:5557   # XPUB: the gateway and `digitpipe` subscribe here
+//     heartbeat_ms: 1000
+//     liveness: 3                        # a peer silent for heartbeat_ms x liveness is dead
+//     max_message_bytes: 16777216        # ZMQ_MAXMSGSIZE on every socket that faces peers
+//   stages:
+//     echo:                              # stage name (the worker's --stage)
+//       plugin: echo                     # loads libdigitpipe_stage_echo.so
+//       service: digitpipe.echo          # default: digitpipe.<stage name>
+//       replicas: 2                      # workers `digitpipe up` starts
+//       params: {...}                    # validated by the stage itself
+//   streams:
+//     augmented: {endpoint: ipc://@digitpipe-augmented, hwm: 8, bind: reader}
+//   paths: {plugins: ../build/plugins, data: ../data, models: ../models, runs: ../runs}
+//   gateway: {...}                       # validated by the gateway
+//   supervisor: {restart_backoff_ms: 500, restart_backoff_max_ms: 10000, stop_grace_ms: 5000}
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "digitpipe/config.hpp"
+
+namespace digitpipe::framework {
+
+struct BrokerConfig {
+    std::string endpoint;
+    std::string events_in;
+    std::string events_out;
+    std::chrono::milliseconds heartbeat{1000};
+    int liveness = 3;
+    std::size_t max_message_bytes = 16u << 20;
+};
+
+struct StageConfig {
+    std::string name;     // key under `stages`
+    std::string plugin;   // plugin name: libdigitpipe_stage_<plugin>.so
+    std::string service;  // MDP service name
+    int replicas = 1;
+    ConfigNode params;    // the stage's own block, checked by Stage::configure
+};
+
+struct StreamConfig {
+    std::string name;
+    std::string endpoint;
+    int hwm = 8;               // messages queued per peer before the writer blocks
+    bool reader_binds = true;  // `bind: reader` (default; many writers, one reader) or `writer`
+};
+
+struct SupervisorConfig {
+    std::chrono::milliseconds restart_backoff{500};
+    std::chrono::milliseconds restart_backoff_max{10000};
+    std::chrono::milliseconds stop_grace{5000};
+};
+
+struct DeploymentConfig {
+    std::filesystem::path file;  // the YAML it came from
+    BrokerConfig broker;
+    std::map<std::string, StageConfig> stages;
+    std::map<std::string, StreamConfig> streams;
+    std::map<std::string, std::filesystem::path> paths;  // absolute, resolved against file's folder
+    SupervisorConfig supervisor;
+    std::optional<ConfigNode> gateway;  // present when the deployment has a gateway
+    ConfigNode root;                    // the whole effective document
+};
+
+// Loads and validates a deployment. Stage params and the gateway block are left for their
+// owners to check (they are marked read here).
+// throws: ConfigError listing every problem with file:line:col and key path.
+DeploymentConfig load_deployment(const std::filesystem::path& file,
+                                 const std::vector<std::string>& overrides = {});
+
+}  // namespace digitpipe::framework

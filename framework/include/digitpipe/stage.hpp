@@ -1,0 +1,137 @@
+// The stage plugin API: what a plugin implements and what the host gives it.
+//
+// Lifecycle (after Triton's backend lifecycle): create (the plugin's factory) -> configure
+// once (validate everything, acquire resources; a failure makes the worker exit before it
+// registers with the broker) -> process once per request -> health / collect_metrics on
+// demand -> destroy. The host calls every Stage method from one thread, never concurrently,
+// so stages need no locks for host calls. Long work (training) runs on a thread the stage
+// owns; process() returns promptly so the request budget is kept. Sockets, heartbeats and the
+// framework verbs `health` and `metrics` belong to the host; a stage never touches a socket.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "digitpipe/config.hpp"
+#include "digitpipe/envelope.hpp"
+#include "digitpipe/log.hpp"
+
+namespace digitpipe::framework {
+
+enum class HealthState { kStarting, kReady, kDegraded, kFailed };
+
+// "starting", "ready", "degraded", "failed".
+std::string_view health_state_name(HealthState state) noexcept;
+
+struct Health {
+    HealthState state = HealthState::kStarting;
+    std::string detail;  // one line a person can read ("model abc123 loaded")
+};
+
+// Where a stage reports its own numbers; the host turns them into Prometheus text.
+// Names are snake_case without the digitpipe_ prefix; the host adds it and the stage label.
+class MetricSink {
+ public:
+    virtual ~MetricSink() = default;
+    virtual void counter(std::string_view name, double value, std::string_view help) = 0;
+    virtual void gauge(std::string_view name, double value, std::string_view help) = 0;
+};
+
+// A one-way stream of envelope messages (PUSH/PULL underneath) that the host opened for the
+// stage from the deployment's `streams` block. Each object is used by one thread at a time.
+class StreamWriter {
+ public:
+    virtual ~StreamWriter() = default;
+    // Blocks while the stream is at its high-water mark (back-pressure), at most `timeout`.
+    // Returns kUnavailable on timeout, so callers can check for cancellation and retry.
+    virtual Status send(const Request& message, std::chrono::milliseconds timeout) = 0;
+};
+
+class StreamReader {
+ public:
+    virtual ~StreamReader() = default;
+    // The next message, or kUnavailable after `timeout` with none; malformed messages are
+    // dropped, counted and logged, never returned.
+    virtual Result<Request> receive(std::chrono::milliseconds timeout) = 0;
+};
+
+// What the host gives a stage. Thread-safety: publish() and the stream factories may be
+// called from any thread (stage job threads included); the rest only from the host thread.
+class StageContext {
+ public:
+    virtual ~StageContext() = default;
+
+    virtual const std::string& stage_name() const = 0;     // the YAML key, e.g. "train"
+    virtual const std::string& service_name() const = 0;   // e.g. "digitpipe.train"
+    virtual const Logger& logger() const = 0;
+
+    // A path from the deployment's `paths` block ("data", "models", "runs", ...), resolved
+    // against the config file's folder. Throws ConfigError if the key is not configured.
+    virtual std::filesystem::path path(std::string_view key) const = 0;
+
+    // Publishes an event on `topic` (e.g. "train.progress") through the broker's event proxy.
+    // Best-effort: never blocks, drops when the proxy is unreachable.
+    virtual void publish(std::string_view topic, const nlohmann::json& event) = 0;
+
+    // Opens the named stream from the deployment's `streams` block. Throws ConfigError when
+    // the stream is not configured. Each returned object belongs to the caller.
+    virtual std::unique_ptr<StreamWriter> open_stream_writer(std::string_view name) = 0;
+    virtual std::unique_ptr<StreamReader> open_stream_reader(std::string_view name) = 0;
+};
+
+// One pipeline step loaded from a plugin. Owned by the host's plugin registry, which keeps the
+// plugin's library loaded for as long as the object lives.
+class Stage {
+ public:
+    virtual ~Stage() = default;
+
+    // Validates the stage's `params` block and acquires resources. Reads keys through
+    // `params`; keys it never reads are reported by the host as unknown.
+    // throws: ConfigError naming file:line:col and key path, or any std::exception for a
+    //         resource failure (the host reports it with the plugin's file name).
+    // ensures: health().state is kReady or kDegraded.
+    virtual void configure(const ConfigNode& params, StageContext& context) = 0;
+
+    // Handles one request; returns exactly one reply, failures as a non-OK status.
+    // requires: configure() succeeded. Should return before request.deadline.
+    virtual Reply process(const Request& request) = 0;
+
+    virtual Health health() const = 0;                         // cheap, no I/O
+    virtual void collect_metrics(MetricSink& sink) const = 0;  // counters + gauges
+};
+
+}  // namespace digitpipe::framework
+
+// ---- the C entry point -------------------------------------------------------------------
+
+// Bump when Stage, StageContext or this descriptor change in a way old plugins cannot follow.
+#define DIGITPIPE_STAGE_ABI_VERSION 1
+
+extern "C" {
+// What a plugin exports, through its one symbol digitpipe_stage_descriptor_v1.
+struct digitpipe_stage_descriptor {
+    std::uint32_t abi_version;  // DIGITPIPE_STAGE_ABI_VERSION the plugin was built with
+    const char* name;           // the stage's plugin name, e.g. "echo"
+    digitpipe::framework::Stage* (*create)();                  // may throw
+    void (*destroy)(digitpipe::framework::Stage*) noexcept;
+};
+}
+
+#define DIGITPIPE_STAGE_EXPORT extern "C" __attribute__((visibility("default")))
+
+// Defines the plugin's entry point for `ClassName` (default-constructible) under `name`.
+// Use once per plugin, at namespace scope.
+#define DIGITPIPE_DECLARE_STAGE(ClassName, stage_name)                                       \
+    DIGITPIPE_STAGE_EXPORT const digitpipe_stage_descriptor*                                 \
+    digitpipe_stage_descriptor_v1() noexcept {                                               \
+        static const digitpipe_stage_descriptor descriptor{                                  \
+            DIGITPIPE_STAGE_ABI_VERSION, stage_name,                                         \
+            []() -> digitpipe::framework::Stage* { return new ClassName(); },               \
+            [](digitpipe::framework::Stage* s) noexcept { delete s; }};                      \
+        return &descriptor;                                                                  \
+    }
