@@ -1,0 +1,103 @@
+// Integration-test fixture pieces: a deployment file in a temp folder, the programs started as
+// real processes on 127.0.0.1 (tcp) or Unix sockets (ipc), and a client to talk to them.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+#include "digitpipe/envelope.hpp"
+#include "digitpipe/mdp.hpp"
+#include "support/process.hpp"
+
+namespace digitpipe::integration {
+
+namespace fw = framework;
+namespace ts = test_support;
+
+inline const std::filesystem::path kBinDir = DIGITPIPE_BIN_DIR;
+inline constexpr auto kStartTimeout = std::chrono::seconds(20);
+
+// A deployment YAML for an echo stage, with endpoints and heartbeats chosen by the test.
+inline std::string echo_deployment(const std::string& endpoint, const std::string& events_in,
+                                   const std::string& events_out, int replicas,
+                                   int heartbeat_ms = 100) {
+    return "broker:\n  endpoint: " + endpoint + "\n  events_in: " + events_in +
+           "\n  events_out: " + events_out + "\n  heartbeat_ms: " + std::to_string(heartbeat_ms) +
+           "\n  liveness: 3\nstages:\n  echo:\n    plugin: echo\n    replicas: " +
+           std::to_string(replicas) + "\npaths:\n  plugins: " + DIGITPIPE_PLUGIN_DIR +
+           "\nsupervisor:\n  restart_backoff_ms: 100\n  restart_backoff_max_ms: 1000\n"
+           "  stop_grace_ms: 3000\n";
+}
+
+// Starts digitpipe-broker and reads back the endpoints it bound.
+struct BrokerProcess {
+    std::unique_ptr<ts::Process> process;
+    std::string endpoint;
+
+    BrokerProcess(const std::filesystem::path& config, const std::vector<std::string>& sets = {}) {
+        std::vector<std::string> args{"--config", config.string()};
+        for (const auto& s : sets) args.insert(args.end(), {"--set", s});
+        process = std::make_unique<ts::Process>(kBinDir / "digitpipe-broker", args, true);
+        const auto line = process->read_line(kStartTimeout);
+        if (!line || !line->starts_with("endpoint=")) {
+            throw std::runtime_error("broker did not report its endpoints: " + line.value_or(""));
+        }
+        endpoint = line->substr(9, line->find(' ') - 9);
+    }
+};
+
+inline std::unique_ptr<ts::Process> start_worker(const std::filesystem::path& config,
+                                                 const std::string& endpoint,
+                                                 const std::string& stage = "echo") {
+    return std::make_unique<ts::Process>(
+        kBinDir / "digitpipe-worker",
+        std::vector<std::string>{"--config", config.string(), "--stage", stage, "--set",
+                                 "broker.endpoint=" + endpoint});
+}
+
+// A client with a retry budget suited to 100 ms heartbeats (expiry 300 ms).
+inline fw::ClientOptions test_client_options(const std::string& endpoint) {
+    fw::ClientOptions options;
+    options.broker_endpoint = endpoint;
+    options.attempt_timeout = std::chrono::milliseconds(1000);
+    options.attempts = 5;
+    return options;
+}
+
+// Sends one request and decodes the reply; a failed transport becomes a failed reply.
+inline fw::Reply call(fw::Client& client, const std::string& service, const std::string& verb,
+                      nlohmann::json header = nlohmann::json::object()) {
+    fw::Request request;
+    request.verb = verb;
+    request.correlation_id = fw::make_correlation_id();
+    request.header = std::move(header);
+    auto body = client.request(service, fw::encode_request(request));
+    if (!body) return fw::Reply::error(body.status());
+    auto decoded = fw::decode_reply(*body);
+    if (!decoded) return fw::Reply::error(decoded.status());
+    if (decoded->correlation_id != request.correlation_id) {
+        return fw::Reply::error(fw::internal_error("reply for another request"));
+    }
+    return decoded->reply;
+}
+
+// Live workers of a service as the broker sees them (0 when the broker does not answer).
+inline std::size_t live_workers(zmq::context_t& context, const std::string& endpoint,
+                                const std::string& service) {
+    fw::ClientOptions options = test_client_options(endpoint);
+    options.attempt_timeout = std::chrono::milliseconds(300);
+    options.attempts = 1;
+    fw::Client client(context, options);
+    const auto services = client.services();
+    if (!services) return 0;
+    const auto it = services->find(service);
+    return it == services->end() ? 0 : it->second.workers_idle + it->second.workers_busy;
+}
+
+}  // namespace digitpipe::integration

@@ -1,0 +1,99 @@
+// `digitpipe status` and `digitpipe request`: one-shot clients of a running deployment.
+#include <cstdio>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "digitpipe/deployment.hpp"
+#include "digitpipe/envelope.hpp"
+#include "digitpipe/mdp.hpp"
+
+namespace digitpipe::cli {
+namespace fw = framework;
+namespace {
+
+fw::ClientOptions client_options(const fw::DeploymentConfig& deployment, int timeout_ms) {
+    fw::ClientOptions options;
+    options.broker_endpoint = deployment.broker.endpoint;
+    options.attempt_timeout = std::chrono::milliseconds(timeout_ms);
+    options.attempts = 1;  // a person is waiting: say "no answer" rather than retry silently
+    options.max_message_bytes = deployment.broker.max_message_bytes;
+    return options;
+}
+
+}  // namespace
+
+int run_status(const CommonOptions& common, int timeout_ms) {
+    try {
+        const auto deployment = fw::load_deployment(common.config, common.overrides);
+        zmq::context_t context(1);
+        fw::Client client(context, client_options(deployment, timeout_ms));
+        const auto services = client.services();
+        if (!services) {
+            std::cerr << "digitpipe status: broker " << deployment.broker.endpoint
+                      << " did not answer: " << services.status().message() << "\n";
+            return 1;
+        }
+        std::printf("broker %s\n%-28s %6s %6s %7s\n", deployment.broker.endpoint.c_str(),
+                    "SERVICE", "IDLE", "BUSY", "QUEUED");
+        for (const auto& [name, stats] : *services) {
+            std::printf("%-28s %6zu %6zu %7zu\n", name.c_str(), stats.workers_idle,
+                        stats.workers_busy, stats.queued);
+        }
+        return 0;
+    } catch (const fw::ConfigError& e) {
+        std::cerr << "digitpipe status: configuration error:\n" << e.what() << "\n";
+        return 2;
+    } catch (const std::exception& e) {
+        std::cerr << "digitpipe status: " << e.what() << "\n";
+        return 1;
+    }
+}
+
+int run_request(const CommonOptions& common, const std::string& service, const std::string& verb,
+                const std::string& header_json, int timeout_ms) {
+    fw::Request request;
+    request.verb = verb;
+    request.correlation_id = fw::make_correlation_id();
+    request.header = nlohmann::json::parse(header_json, nullptr, /*allow_exceptions=*/false);
+    if (!request.header.is_object()) {
+        std::cerr << "digitpipe request: --header must be a JSON object, got: " << header_json
+                  << "\n";
+        return 2;
+    }
+    try {
+        const auto deployment = fw::load_deployment(common.config, common.overrides);
+        zmq::context_t context(1);
+        fw::Client client(context, client_options(deployment, timeout_ms));
+        const auto reply_body = client.request(service, fw::encode_request(request));
+        if (!reply_body) {
+            std::cerr << "digitpipe request: " << service << " " << verb << ": "
+                      << reply_body.status().to_string() << "\n";
+            return 1;
+        }
+        const auto decoded = fw::decode_reply(*reply_body);
+        if (!decoded) {
+            std::cerr << "digitpipe request: malformed reply: " << decoded.status().message()
+                      << "\n";
+            return 1;
+        }
+        const fw::Reply& reply = decoded->reply;
+        nlohmann::json out{{"status", fw::status_code_name(reply.status.code())},
+                           {"header", reply.header}};
+        for (const auto& p : reply.payloads) {
+            out["payloads"].push_back(
+                {{"name", p.name}, {"dtype", p.dtype}, {"shape", p.shape}, {"bytes", p.bytes.size()}});
+        }
+        std::cout << out.dump(2) << std::endl;
+        return reply.status.is_ok() ? 0 : 1;
+    } catch (const fw::ConfigError& e) {
+        std::cerr << "digitpipe request: configuration error:\n" << e.what() << "\n";
+        return 2;
+    } catch (const std::exception& e) {
+        std::cerr << "digitpipe request: " << e.what() << "\n";
+        return 1;
+    }
+}
+
+}  // namespace digitpipe::cli
