@@ -69,7 +69,12 @@ struct Reply {
 std::string make_correlation_id();
 
 // Encode to body frames (as strings; the messaging layer turns them into zmq messages).
-// requires: header is an object; correlation_id is non-empty.
+// The codec's header keys ("deadline_ms", "payloads", an error's "message") are written from
+// the struct fields and replace any the caller left in `header`.
+// requires: header is an object (null counts as {}); correlation_id and verb are non-empty
+//           printable ASCII without spaces, at most 128 bytes; each numeric payload's size
+//           matches dtype x shape; the header's JSON text is at most 1 MiB.
+// throws: std::invalid_argument when violated (a caller bug; decoders would reject the frames).
 std::vector<std::string> encode_request(const Request& request);
 std::vector<std::string> encode_reply(const Reply& reply, std::string_view correlation_id);
 

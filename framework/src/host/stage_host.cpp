@@ -14,26 +14,24 @@
 namespace digitpipe::framework {
 namespace {
 
-// Adapts a stage's MetricSink calls to the host's registry, labelled with the stage name.
+// Puts a stage's reported totals into the host's registry as digitpipe_stage_<name> series
+// labelled with the stage, so names are validated and text is escaped in one place.
 class RegistrySink final : public MetricSink {
  public:
-    RegistrySink(std::string& out, const std::string& stage) : out_(out), stage_(stage) {}
+    RegistrySink(MetricsRegistry& registry, const std::string& stage)
+        : registry_(registry), stage_(stage) {}
 
     void counter(std::string_view name, double value, std::string_view help) override {
-        write(name, value, help, "counter");
+        registry_.counter("digitpipe_stage_" + std::string(name), help, {{"stage", stage_}})
+            .advance_to(value);
     }
     void gauge(std::string_view name, double value, std::string_view help) override {
-        write(name, value, help, "gauge");
+        registry_.gauge("digitpipe_stage_" + std::string(name), help, {{"stage", stage_}})
+            .set(value);
     }
 
  private:
-    void write(std::string_view name, double value, std::string_view help, std::string_view type) {
-        const std::string full = "digitpipe_stage_" + std::string(name);
-        out_ += "# HELP " + full + " " + std::string(help) + "\n";
-        out_ += "# TYPE " + full + " " + std::string(type) + "\n";
-        out_ += full + "{stage=\"" + stage_ + "\"} " + std::to_string(value) + "\n";
-    }
-    std::string& out_;
+    MetricsRegistry& registry_;
     const std::string& stage_;
 };
 
@@ -61,9 +59,10 @@ struct StageHost::Impl final : StageContext {
         malformed = &metrics.counter("digitpipe_worker_malformed_requests_total",
                                      "Request bodies that failed to decode", {{"stage", name}});
         latency = &metrics.histogram("digitpipe_worker_request_seconds",
-                                     "Time in Stage::process", {{"stage", name}},
+                                     "Time in Stage::process",
                                      {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5,
-                                      1, 5});
+                                      1, 5},
+                                     {{"stage", name}});
         if (!deployment.broker.events_in.empty()) {
             events = std::make_unique<EventPublisher>(zmq, deployment.broker.events_in);
         }
@@ -138,10 +137,9 @@ struct StageHost::Impl final : StageContext {
                               {"pid", static_cast<int>(::getpid())}});
         }
         if (request.verb == "metrics") {
-            std::string text = metrics.render_prometheus();
-            RegistrySink sink(text, stage.name);
+            RegistrySink sink(metrics, stage.name);
             loaded.stage->collect_metrics(sink);
-            return Reply::ok({{"text", text}});
+            return Reply::ok({{"text", metrics.render_prometheus()}});
         }
         const auto start = std::chrono::steady_clock::now();
         Reply reply = loaded.stage->process(request);
@@ -151,15 +149,16 @@ struct StageHost::Impl final : StageContext {
     }
 
     Frames handle(Frames&& body) noexcept {
-        std::string correlation_id;
+        // A malformed request may carry no usable correlation id; its error reply gets this one.
+        std::string correlation_id = "malformed";
         try {
-            if (body.size() > 2) correlation_id = body[2];
             auto request = decode_request(body);
             if (!request) {
                 malformed->increment();
                 log.warn("malformed request", {{"error", request.status().message()}});
                 return encode_reply(Reply::error(request.status()), correlation_id);
             }
+            correlation_id = request->correlation_id;
             requests->increment();
             Reply reply;
             try {

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include <boost/process.hpp>
+#include <boost/process/extend.hpp>
 
 #include "digitpipe/log.hpp"
 
@@ -133,7 +134,9 @@ Supervisor::~Supervisor() {
 void Supervisor::add(ChildSpec spec) {
     if (spec.argv.empty()) throw std::invalid_argument("supervisor: child without a program");
     std::lock_guard lock(impl_->mutex);
-    impl_->children.push_back(Child{std::move(spec)});
+    Child child;
+    child.spec = std::move(spec);
+    impl_->children.push_back(std::move(child));
 }
 
 void Supervisor::run(const std::atomic<bool>& stop) {
@@ -143,6 +146,8 @@ void Supervisor::run(const std::atomic<bool>& stop) {
     }
     while (!stop.load()) {
         std::this_thread::sleep_for(kPollInterval);
+        // Children exiting because the same Ctrl-C reached them are not crashes.
+        if (stop.load()) break;
         const auto now = Clock::now();
         std::lock_guard lock(impl_->mutex);
         for (auto& child : impl_->children) {
