@@ -8,9 +8,11 @@
 // when that worker dies, so a SIGKILLed worker's request is answered by another worker.
 // Malformed frames are dropped, counted and logged with the peer's identity; never asserted.
 //
-// Threading: each object owns its sockets and must be used by the thread that created it
-// (the WorkerSession runs its handler on a second thread of its own so heartbeats continue
-// while a request is processed). One zmq::context_t per process is shared by reference.
+// Threading: each object owns its sockets and must be used by one thread at a time; it may be
+// built on one thread and used on another when the hand-over synchronises (std::thread start
+// or join). The WorkerSession runs its handler on a second thread of its own so heartbeats
+// continue while a request is processed. One zmq::context_t per process is shared by
+// reference and must outlive every object here.
 #pragma once
 
 #include <atomic>
@@ -19,8 +21,11 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include <zmq.hpp>
@@ -34,6 +39,7 @@ inline constexpr std::string_view kMdpWorkerTag = "MDPW01";
 
 using Frames = std::vector<std::string>;
 
+// Broker and workers must agree on it (7/MDP has no negotiation).
 struct HeartbeatPolicy {
     std::chrono::milliseconds interval{1000};
     int liveness = 3;
@@ -44,11 +50,14 @@ struct HeartbeatPolicy {
 
 struct BrokerOptions {
     std::string endpoint;    // ROUTER bind; "tcp://127.0.0.1:*" picks a free port
-    std::string events_in;   // XSUB bind; empty = no event proxy
+    std::string events_in;   // XSUB bind; empty (with events_out empty) = no event proxy
     std::string events_out;  // XPUB bind
     HeartbeatPolicy heartbeat;
-    std::size_t max_message_bytes = 16u << 20;
+    std::size_t max_message_bytes = 16u << 20;  // per frame (libzmq) and per message (broker)
     bool verbose = false;    // log every frame that passes
+    // Added after `verbose` so positional initialisers written before them keep their meaning.
+    std::size_t max_queued_per_service = 10'000;  // beyond it the oldest queued request is dropped
+    std::chrono::milliseconds max_queue_age{60'000};  // queued longer than this: dropped
 };
 
 struct ServiceStats {
@@ -58,31 +67,44 @@ struct ServiceStats {
 };
 
 struct BrokerStats {
-    std::uint64_t requests = 0;
-    std::uint64_t replies = 0;
-    std::uint64_t requeued = 0;         // requests moved off a dead worker
+    std::uint64_t requests = 0;         // client requests accepted (mmi.* included)
+    std::uint64_t replies = 0;          // replies sent to clients (mmi.* included)
+    std::uint64_t requeued = 0;         // requests moved off a dead or departed worker
     std::uint64_t malformed = 0;        // messages dropped as malformed
     std::uint64_t workers_expired = 0;  // workers dropped for missing heartbeats
-    std::map<std::string, ServiceStats> services;
+    std::uint64_t dropped = 0;          // queued requests dropped (queue full or too old)
+    std::uint64_t unroutable = 0;       // replies whose client had gone or was not reading
+    std::map<std::string, ServiceStats> services;  // services with workers or queued requests
 };
 
+// The 7/MDP broker: one ROUTER for clients and workers (router_mandatory, so a send to a
+// vanished peer fails and is handled instead of silently lost), and the event proxy.
+// Requests wait in a per-service queue while no worker is idle (bounded by
+// max_queued_per_service and max_queue_age; dropped requests get no reply, their clients
+// retry). Answers "mmi.service" (8/MMI) and "mmi.services" (see Client::services) itself.
+// The same loop forwards events (XSUB -> XPUB, subscriptions back), polling those sockets at
+// least every 5 ms so the request path waits on the ROUTER alone.
 class Broker {
  public:
-    // Binds all sockets. throws: zmq::error_t when an endpoint cannot be bound.
+    // Binds all sockets.
+    // throws: std::invalid_argument for an empty endpoint, a non-positive heartbeat, or only
+    // one of events_in/events_out; zmq::error_t when an endpoint cannot be bound.
     Broker(zmq::context_t& context, BrokerOptions options);
+    // requires: run() has returned (stop it and join its thread first).
     ~Broker();
     Broker(const Broker&) = delete;
     Broker& operator=(const Broker&) = delete;
 
-    // The endpoints actually bound (a "*" port resolved to its number).
+    // The endpoints actually bound (a "*" port resolved to its number); empty when unused.
     const std::string& endpoint() const noexcept;
     const std::string& events_in() const noexcept;
     const std::string& events_out() const noexcept;
 
     // Serves until `stop` becomes true (checked at least every heartbeat interval).
+    // May be called again after it returned; requests still queued stay queued.
     void run(const std::atomic<bool>& stop);
 
-    // A snapshot; safe to call from any thread.
+    // A snapshot, refreshed by run() within about 10 ms of a change; safe from any thread.
     BrokerStats stats() const;
 
  private:
@@ -94,27 +116,40 @@ class Broker {
 
 struct WorkerOptions {
     std::string broker_endpoint;
-    std::string service;
+    std::string service;                               // not empty, not "mmi.*"
     HeartbeatPolicy heartbeat;
     std::chrono::milliseconds reconnect_initial{250};  // backoff doubles up to reconnect_max
     std::chrono::milliseconds reconnect_max{5000};
     std::size_t max_message_bytes = 16u << 20;
     bool verbose = false;
+    std::chrono::milliseconds stop_grace{1000};  // at stop, how long to wait for a running handler
 };
 
-// Takes a request body, returns the reply body. Must not throw (the host wraps stages).
+// Takes a request body, returns the reply body. Must not throw (the host wraps stages); if it
+// does, the session logs the error and replies with an empty body.
 using RequestHandler = std::function<Frames(Frames&& request_body)>;
 
 class WorkerSession {
  public:
+    // throws: std::invalid_argument for an empty endpoint or service, an "mmi." service, or a
+    // non-positive heartbeat or backoff. Connects nothing yet.
     WorkerSession(zmq::context_t& context, WorkerOptions options);
+    // Waits for a handler still running after run() returned (see run()).
     ~WorkerSession();
     WorkerSession(const WorkerSession&) = delete;
     WorkerSession& operator=(const WorkerSession&) = delete;
 
     // Registers (READY), serves requests one at a time, heartbeats, reconnects with backoff
-    // when the broker goes silent, until `stop` is true; then sends DISCONNECT and returns.
-    // The handler runs on a thread of the session's own, so heartbeats continue meanwhile.
+    // (reconnect_initial doubling to reconnect_max, reset by any message from the broker)
+    // when the broker goes silent for heartbeat.expiry() or sends DISCONNECT, until `stop` is
+    // true (checked at least every 100 ms); then sends DISCONNECT and returns.
+    // The handler runs on a thread of the session's own (it receives a copy of `handler`),
+    // so heartbeats continue meanwhile. At stop, a request in progress gets up to
+    // options.stop_grace to finish and is answered; past that run() returns anyway: the
+    // DISCONNECT makes the broker requeue the request for another worker, the late reply is
+    // discarded, and the destructor waits for the handler to return.
+    // throws: zmq::error_t on a libzmq failure (not on network trouble, which it survives);
+    // std::runtime_error if the handler thread cannot start.
     void run(const RequestHandler& handler, const std::atomic<bool>& stop);
 
  private:
@@ -131,26 +166,34 @@ struct ClientOptions {
     std::size_t max_message_bytes = 16u << 20;
 };
 
-// Synchronous client with retry. Replies are matched to requests by the correlation id in
-// body frame [2] (see envelope.hpp); stale replies of earlier attempts are discarded.
+// Synchronous client with retry. Replies are matched to requests by service and, when the
+// body has at least three frames, by the correlation id in body frame [2] (see envelope.hpp);
+// stale replies of earlier attempts or requests are discarded. A body without a correlation
+// id cannot be told from a stale reply, so after such a request needed a resend the client
+// replaces its socket (late replies then go nowhere).
 class Client {
  public:
+    // throws: std::invalid_argument for an empty endpoint, attempts < 1 or a non-positive
+    // attempt_timeout.
     Client(zmq::context_t& context, ClientOptions options);
     ~Client();
     Client(const Client&) = delete;
     Client& operator=(const Client&) = delete;
 
-    // Sends `body` to `service` and waits for the reply, resending on timeout (workers are
-    // idempotent by contract). kUnavailable when every attempt timed out; kDeadlineExceeded if
-    // `deadline` passes first.
+    // Sends `body` to `service` and waits for the reply body, resending the same body on
+    // timeout (workers are idempotent by contract). kUnavailable when every attempt timed out;
+    // kDeadlineExceeded if `deadline` passes first; kInvalidArgument for an empty service.
     Result<Frames> request(const std::string& service, const Frames& body,
                            std::chrono::steady_clock::time_point deadline =
                                std::chrono::steady_clock::time_point::max());
 
-    // 8/MMI: does the broker know `service` with at least one live worker? ("200" / "404")
+    // 8/MMI "mmi.service": does the broker know `service` with at least one live worker?
+    // ("200" / "404"; kUnimplemented when the broker answers "501").
     Result<bool> service_available(const std::string& service);
 
-    // digitpipe's MMI extension "mmi.services": every service with worker and queue counts.
+    // digitpipe's MMI extension "mmi.services": request body empty; reply body
+    // ["200", "name idle busy queued"...], one frame per service the broker knows, counts in
+    // decimal. kInternal when the reply does not have that shape.
     Result<std::map<std::string, ServiceStats>> services();
 
  private:
@@ -158,7 +201,8 @@ class Client {
     std::unique_ptr<Impl> impl_;
 };
 
-// Asynchronous client: many requests in flight on one DEALER, for the gateway's bridge thread.
+// Asynchronous client: many requests in flight on one DEALER, no retry, for the gateway's
+// bridge thread. The caller matches replies (by correlation id) and enforces deadlines.
 class AsyncClient {
  public:
     AsyncClient(zmq::context_t& context, std::string broker_endpoint,
@@ -167,10 +211,12 @@ class AsyncClient {
     AsyncClient(const AsyncClient&) = delete;
     AsyncClient& operator=(const AsyncClient&) = delete;
 
-    void send(const std::string& service, const Frames& body);
+    // Queues one request; never blocks. kResourceExhausted when the outgoing queue is full
+    // (broker unreachable or not reading); kInvalidArgument for an empty service.
+    Status send(const std::string& service, const Frames& body);
     // One reply (service, body) if one arrives within `timeout`; malformed ones are dropped.
     std::optional<std::pair<std::string, Frames>> receive(std::chrono::milliseconds timeout);
-    // For zmq::poll alongside other sockets.
+    // For zmq::poll alongside other sockets (poll for ZMQ_POLLIN, then receive(0ms)).
     zmq::socket_t& socket() noexcept;
 
  private:
@@ -181,11 +227,15 @@ class AsyncClient {
 // ---- events (PUB -> broker XSUB/XPUB proxy -> SUB) ---------------------------------------------
 
 // Publishes [topic, JSON text] to the broker's events_in. Thread-safe (a mutex serialises the
-// socket, so stage job threads may publish). Never blocks: drops when the proxy is unreachable.
+// socket, so stage job threads may publish). Never blocks: drops when the proxy is unreachable
+// or slow. PUB/SUB joins late: events published before a subscription reached this publisher
+// are lost.
 class EventPublisher {
  public:
     EventPublisher(zmq::context_t& context, std::string events_in_endpoint);
     ~EventPublisher();
+    EventPublisher(const EventPublisher&) = delete;
+    EventPublisher& operator=(const EventPublisher&) = delete;
     void publish(std::string_view topic, std::string_view json_text);
 
  private:
@@ -199,11 +249,15 @@ struct Event {
 };
 
 // Subscribes to topics starting with any of `prefixes` ("" = all) at the broker's events_out.
+// Not thread-safe. Messages that are not exactly [topic, json] are dropped.
 class EventSubscriber {
  public:
     EventSubscriber(zmq::context_t& context, std::string events_out_endpoint,
                     std::vector<std::string> prefixes = {""});
     ~EventSubscriber();
+    EventSubscriber(const EventSubscriber&) = delete;
+    EventSubscriber& operator=(const EventSubscriber&) = delete;
+    // The next event if one arrives within `timeout`.
     std::optional<Event> receive(std::chrono::milliseconds timeout);
     zmq::socket_t& socket() noexcept;
 
