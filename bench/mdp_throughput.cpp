@@ -3,6 +3,7 @@
 // pipelined (a window of requests in flight), over tcp (127.0.0.1) or ipc.
 // Prints one Markdown table row. bench/run_mdp.sh runs the whole matrix.
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 

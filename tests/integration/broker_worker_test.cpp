@@ -42,7 +42,7 @@ class BrokerWorkerTest : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(BrokerWorkerTest, RequestReplyRoundTrip) {
-    auto worker = start_worker(config, broker->endpoint);
+    auto worker = start_worker(config, *broker);
     fw::Client client(context, test_client_options(broker->endpoint));
     const auto reply = call(client, kService, "echo", {{"text", "hello"}});
     ASSERT_TRUE(reply.status.is_ok()) << reply.status.to_string();
@@ -51,8 +51,8 @@ TEST_P(BrokerWorkerTest, RequestReplyRoundTrip) {
 }
 
 TEST_P(BrokerWorkerTest, TwoWorkersShareLoad) {
-    auto a = start_worker(config, broker->endpoint);
-    auto b = start_worker(config, broker->endpoint);
+    auto a = start_worker(config, *broker);
+    auto b = start_worker(config, *broker);
     ASSERT_TRUE(ts::wait_until([&] { return live_workers(context, broker->endpoint, kService) == 2; },
                                kStartTimeout));
     fw::Client client(context, test_client_options(broker->endpoint));
@@ -67,8 +67,8 @@ TEST_P(BrokerWorkerTest, TwoWorkersShareLoad) {
 }
 
 TEST_P(BrokerWorkerTest, KilledWorkerRequestsAnsweredByTheOther) {
-    auto a = start_worker(config, broker->endpoint);
-    auto b = start_worker(config, broker->endpoint);
+    auto a = start_worker(config, *broker);
+    auto b = start_worker(config, *broker);
     ASSERT_TRUE(ts::wait_until([&] { return live_workers(context, broker->endpoint, kService) == 2; },
                                kStartTimeout));
     fw::Client client(context, test_client_options(broker->endpoint));
@@ -94,7 +94,7 @@ TEST_P(BrokerWorkerTest, KilledWorkerRequestsAnsweredByTheOther) {
 }
 
 TEST_P(BrokerWorkerTest, RequestOfWorkerKilledMidRequestIsRequeuedByBroker) {
-    auto a = start_worker(config, broker->endpoint);
+    auto a = start_worker(config, *broker);
     ASSERT_TRUE(ts::wait_until([&] { return live_workers(context, broker->endpoint, kService) == 1; },
                                kStartTimeout));
     // The async client never resends: only the broker's requeue can deliver this reply.
@@ -112,7 +112,7 @@ TEST_P(BrokerWorkerTest, RequestOfWorkerKilledMidRequestIsRequeuedByBroker) {
                    services->at(kService).workers_busy == 1;
         },
         kStartTimeout));
-    auto b = start_worker(config, broker->endpoint);
+    auto b = start_worker(config, *broker);
     ASSERT_TRUE(ts::wait_until([&] { return live_workers(context, broker->endpoint, kService) == 2; },
                                kStartTimeout));
     a->signal(SIGKILL);
@@ -126,14 +126,14 @@ TEST_P(BrokerWorkerTest, RequestOfWorkerKilledMidRequestIsRequeuedByBroker) {
 }
 
 TEST_P(BrokerWorkerTest, RestartedWorkerReRegisters) {
-    auto a = start_worker(config, broker->endpoint);
+    auto a = start_worker(config, *broker);
     ASSERT_TRUE(ts::wait_until([&] { return live_workers(context, broker->endpoint, kService) == 1; },
                                kStartTimeout));
     a->signal(SIGKILL);
     a->wait_for(5s);
     ASSERT_TRUE(ts::wait_until([&] { return live_workers(context, broker->endpoint, kService) == 0; },
                                kStartTimeout));
-    auto again = start_worker(config, broker->endpoint);
+    auto again = start_worker(config, *broker);
     ASSERT_TRUE(ts::wait_until([&] { return live_workers(context, broker->endpoint, kService) == 1; },
                                kStartTimeout));
     fw::Client client(context, test_client_options(broker->endpoint));
@@ -143,16 +143,16 @@ TEST_P(BrokerWorkerTest, RestartedWorkerReRegisters) {
 }
 
 TEST_P(BrokerWorkerTest, RestartedBrokerIsRejoinedByWorkersAndClients) {
-    auto worker = start_worker(config, broker->endpoint);
+    auto worker = start_worker(config, *broker);
     fw::Client client(context, test_client_options(broker->endpoint));
     ASSERT_TRUE(call(client, kService, "echo").status.is_ok());
 
     const std::string endpoint = broker->endpoint;  // the same port or socket path again
     broker->process->signal(SIGKILL);
     broker->process->wait_for(5s);
+    const auto same_endpoints = broker->endpoint_overrides();
     broker.reset();
-    broker = std::make_unique<BrokerProcess>(config,
-                                             std::vector<std::string>{"broker.endpoint=" + endpoint});
+    broker = std::make_unique<BrokerProcess>(config, same_endpoints);
     ASSERT_EQ(broker->endpoint, endpoint);
     // The same client object keeps working: its DEALER reconnects and it resends.
     const auto reply = call(client, kService, "echo", {{"after", "restart"}});
@@ -162,7 +162,7 @@ TEST_P(BrokerWorkerTest, RestartedBrokerIsRejoinedByWorkersAndClients) {
 }
 
 TEST_P(BrokerWorkerTest, WorkerStopsCleanlyOnSigterm) {
-    auto worker = start_worker(config, broker->endpoint);
+    auto worker = start_worker(config, *broker);
     ASSERT_TRUE(ts::wait_until([&] { return live_workers(context, broker->endpoint, kService) == 1; },
                                kStartTimeout));
     worker->signal(SIGTERM);

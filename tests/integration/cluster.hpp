@@ -39,6 +39,8 @@ inline std::string echo_deployment(const std::string& endpoint, const std::strin
 struct BrokerProcess {
     std::unique_ptr<ts::Process> process;
     std::string endpoint;
+    std::string events_in;
+    std::string events_out;
 
     BrokerProcess(const std::filesystem::path& config, const std::vector<std::string>& sets = {}) {
         std::vector<std::string> args{"--config", config.string()};
@@ -48,17 +50,33 @@ struct BrokerProcess {
         if (!line || !line->starts_with("endpoint=")) {
             throw std::runtime_error("broker did not report its endpoints: " + line.value_or(""));
         }
-        endpoint = line->substr(9, line->find(' ') - 9);
+        endpoint = field(*line, "endpoint");
+        events_in = field(*line, "events_in");
+        events_out = field(*line, "events_out");
+    }
+
+    // The --set flags that point a worker or client at this broker's real endpoints.
+    std::vector<std::string> endpoint_overrides() const {
+        return {"broker.endpoint=" + endpoint, "broker.events_in=" + events_in,
+                "broker.events_out=" + events_out};
+    }
+
+ private:
+    // The value of `key=` in a line of space-separated key=value fields.
+    static std::string field(const std::string& line, const std::string& key) {
+        const auto start = line.find(key + "=");
+        if (start == std::string::npos) return {};
+        const auto value = start + key.size() + 1;
+        return line.substr(value, line.find(' ', value) - value);
     }
 };
 
 inline std::unique_ptr<ts::Process> start_worker(const std::filesystem::path& config,
-                                                 const std::string& endpoint,
+                                                 const BrokerProcess& broker,
                                                  const std::string& stage = "echo") {
-    return std::make_unique<ts::Process>(
-        kBinDir / "digitpipe-worker",
-        std::vector<std::string>{"--config", config.string(), "--stage", stage, "--set",
-                                 "broker.endpoint=" + endpoint});
+    std::vector<std::string> args{"--config", config.string(), "--stage", stage};
+    for (const auto& o : broker.endpoint_overrides()) args.insert(args.end(), {"--set", o});
+    return std::make_unique<ts::Process>(kBinDir / "digitpipe-worker", args);
 }
 
 // A client with a retry budget suited to 100 ms heartbeats (expiry 300 ms).

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include <boost/process.hpp>
+#include <boost/process/extend.hpp>
 
 namespace bp = boost::process;
 

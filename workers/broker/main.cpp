@@ -40,13 +40,8 @@ int main(int argc, char** argv) {
             vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
         const auto deployment = fw::load_deployment(vm["config"].as<std::string>(), overrides);
         zmq::context_t context(1);
-        fw::BrokerOptions options{deployment.broker.endpoint,
-                                  deployment.broker.events_in,
-                                  deployment.broker.events_out,
-                                  {deployment.broker.heartbeat, deployment.broker.liveness},
-                                  deployment.broker.max_message_bytes,
-                                  vm["verbose"].as<bool>()};
-        fw::Broker broker(context, options);
+        fw::Broker broker(context,
+                          fw::make_broker_options(deployment.broker, vm["verbose"].as<bool>()));
         std::printf("endpoint=%s events_in=%s events_out=%s\n", broker.endpoint().c_str(),
                     broker.events_in().c_str(), broker.events_out().c_str());
         std::fflush(stdout);

@@ -69,12 +69,7 @@ int run_supervised(const CommonOptions& common, const fw::DeploymentConfig& depl
 int run_in_process(const CommonOptions& common, const fw::DeploymentConfig& deployment,
                    const fw::StopSignal& stop) {
     zmq::context_t context(1);
-    fw::Broker broker(context, {deployment.broker.endpoint,
-                                deployment.broker.events_in,
-                                deployment.broker.events_out,
-                                {deployment.broker.heartbeat, deployment.broker.liveness},
-                                deployment.broker.max_message_bytes,
-                                common.verbose});
+    fw::Broker broker(context, fw::make_broker_options(deployment.broker, common.verbose));
     // Configure every stage before any thread starts, so a bad config fails with nothing
     // half-running.
     std::vector<std::unique_ptr<fw::StageHost>> hosts;

@@ -51,6 +51,9 @@ class StageHost {
     std::unique_ptr<Impl> impl_;
 };
 
+// The broker settings of a deployment, as Broker wants them (one place maps config to options).
+BrokerOptions make_broker_options(const BrokerConfig& config, bool verbose);
+
 // Turns SIGINT and SIGTERM into a flag. Construct it first thing in main(), before any thread
 // starts: it blocks both signals in the calling thread (so in every thread created later) and
 // waits for them on a thread of its own, so no ZeroMQ call is ever interrupted by EINTR.

@@ -196,6 +196,17 @@ struct StageHost::Impl final : StageContext {
     LoadedStage loaded;  // last member but one: the stage dies before the context it was given
 };
 
+BrokerOptions make_broker_options(const BrokerConfig& config, bool verbose) {
+    BrokerOptions options;
+    options.endpoint = config.endpoint;
+    options.events_in = config.events_in;
+    options.events_out = config.events_out;
+    options.heartbeat = {config.heartbeat, config.liveness};
+    options.max_message_bytes = config.max_message_bytes;
+    options.verbose = verbose;
+    return options;
+}
+
 StageHost::StageHost(zmq::context_t& context, const DeploymentConfig& deployment,
                      const std::string& stage_name, StageHostOptions options)
     : impl_(std::make_unique<Impl>(context, deployment, stage_name, std::move(options))) {}
