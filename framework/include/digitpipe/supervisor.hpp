@@ -24,6 +24,7 @@ struct ChildStatus {
     int pid = 0;         // 0 while not running (waiting to restart)
     int restarts = 0;
     int last_exit = 0;   // exit code, or -signal number
+    std::chrono::milliseconds backoff{0};  // wait before the next restart (doubles per crash)
 };
 
 class Supervisor {

@@ -167,7 +167,7 @@ std::vector<ChildStatus> Supervisor::status() const {
     std::vector<ChildStatus> out;
     for (const auto& child : impl_->children) {
         out.push_back({child.spec.name, child.process ? static_cast<int>(child.process->id()) : 0,
-                       child.restarts, child.last_exit});
+                       child.restarts, child.last_exit, child.backoff});
     }
     return out;
 }
