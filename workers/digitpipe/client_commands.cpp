@@ -24,8 +24,8 @@ fw::ClientOptions client_options(const fw::DeploymentConfig& deployment, int tim
 
 }  // namespace
 
-int run_status(const CommonOptions& common, int timeout_ms) {
-    try {
+int run_status(const programs::CommonFlags& common, int timeout_ms) {
+    return programs::run_guarded("digitpipe status", [&] {
         const auto deployment = fw::load_deployment(common.config, common.overrides);
         zmq::context_t context(1);
         fw::Client client(context, client_options(deployment, timeout_ms));
@@ -42,16 +42,10 @@ int run_status(const CommonOptions& common, int timeout_ms) {
                         stats.workers_busy, stats.queued);
         }
         return 0;
-    } catch (const fw::ConfigError& e) {
-        std::cerr << "digitpipe status: configuration error:\n" << e.what() << "\n";
-        return 2;
-    } catch (const std::exception& e) {
-        std::cerr << "digitpipe status: " << e.what() << "\n";
-        return 1;
-    }
+    });
 }
 
-int run_request(const CommonOptions& common, const std::string& service, const std::string& verb,
+int run_request(const programs::CommonFlags& common, const std::string& service, const std::string& verb,
                 const std::string& header_json, int timeout_ms) {
     fw::Request request;
     request.verb = verb;
@@ -62,7 +56,7 @@ int run_request(const CommonOptions& common, const std::string& service, const s
                   << "\n";
         return 2;
     }
-    try {
+    return programs::run_guarded("digitpipe request", [&] {
         const auto deployment = fw::load_deployment(common.config, common.overrides);
         zmq::context_t context(1);
         fw::Client client(context, client_options(deployment, timeout_ms));
@@ -87,13 +81,7 @@ int run_request(const CommonOptions& common, const std::string& service, const s
         }
         std::cout << out.dump(2) << std::endl;
         return reply.status.is_ok() ? 0 : 1;
-    } catch (const fw::ConfigError& e) {
-        std::cerr << "digitpipe request: configuration error:\n" << e.what() << "\n";
-        return 2;
-    } catch (const std::exception& e) {
-        std::cerr << "digitpipe request: " << e.what() << "\n";
-        return 1;
-    }
+    });
 }
 
 }  // namespace digitpipe::cli

@@ -29,7 +29,7 @@ std::vector<std::filesystem::path> plugin_dirs(const fw::DeploymentConfig& deplo
 }
 
 // The flags every child gets so it reads the same effective configuration as we did.
-std::vector<std::string> shared_flags(const CommonOptions& common) {
+std::vector<std::string> shared_flags(const programs::CommonFlags& common) {
     std::vector<std::string> flags{"--config", std::filesystem::absolute(common.config).string()};
     for (const auto& o : common.overrides) {
         flags.push_back("--set");
@@ -39,7 +39,7 @@ std::vector<std::string> shared_flags(const CommonOptions& common) {
     return flags;
 }
 
-int run_supervised(const CommonOptions& common, const fw::DeploymentConfig& deployment,
+int run_supervised(const programs::CommonFlags& common, const fw::DeploymentConfig& deployment,
                    const fw::StopSignal& stop) {
     const auto bin = program_dir();
     const auto flags = shared_flags(common);
@@ -66,7 +66,7 @@ int run_supervised(const CommonOptions& common, const fw::DeploymentConfig& depl
     return 0;
 }
 
-int run_in_process(const CommonOptions& common, const fw::DeploymentConfig& deployment,
+int run_in_process(const programs::CommonFlags& common, const fw::DeploymentConfig& deployment,
                    const fw::StopSignal& stop) {
     zmq::context_t context(1);
     fw::Broker broker(context, fw::make_broker_options(deployment.broker, common.verbose));
@@ -92,23 +92,14 @@ int run_in_process(const CommonOptions& common, const fw::DeploymentConfig& depl
 
 }  // namespace
 
-int run_up(const CommonOptions& common, const fw::StopSignal& stop) {
-    try {
+int run_up(const programs::CommonFlags& common, const fw::StopSignal& stop) {
+    return programs::run_guarded("digitpipe up", [&] {
         const auto deployment = fw::load_deployment(common.config, common.overrides);
         if (deployment.broker.endpoint.starts_with("inproc://")) {
             return run_in_process(common, deployment, stop);
         }
         return run_supervised(common, deployment, stop);
-    } catch (const fw::ConfigError& e) {
-        std::cerr << "digitpipe up: configuration error:\n" << e.what() << "\n";
-        return 2;
-    } catch (const fw::PluginError& e) {
-        std::cerr << "digitpipe up: plugin error: " << e.what() << "\n";
-        return 2;
-    } catch (const std::exception& e) {
-        std::cerr << "digitpipe up: " << e.what() << "\n";
-        return 1;
-    }
+    });
 }
 
 }  // namespace digitpipe::cli
