@@ -21,9 +21,9 @@ class BrokerWorkerTest : public ::testing::TestWithParam<std::string> {
  protected:
     void SetUp() override {
         if (GetParam() == "tcp") {
-            config = dir.write("deploy.yaml",
-                               echo_deployment("tcp://127.0.0.1:*", "tcp://127.0.0.1:*",
-                                               "tcp://127.0.0.1:*", 2));
+            config = dir.write(
+                "deploy.yaml",
+                echo_deployment("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", "tcp://127.0.0.1:*", 2));
         } else {
             const auto p = dir.path().string();
             config = dir.write("deploy.yaml",
@@ -53,8 +53,8 @@ TEST_P(BrokerWorkerTest, RequestReplyRoundTrip) {
 TEST_P(BrokerWorkerTest, TwoWorkersShareLoad) {
     auto a = start_worker(config, *broker);
     auto b = start_worker(config, *broker);
-    ASSERT_TRUE(ts::wait_until([&] { return live_workers(context, broker->endpoint, kService) == 2; },
-                               kStartTimeout));
+    ASSERT_TRUE(ts::wait_until(
+        [&] { return live_workers(context, broker->endpoint, kService) == 2; }, kStartTimeout));
     fw::Client client(context, test_client_options(broker->endpoint));
     std::set<int> served_by;
     for (int i = 0; i < 50; ++i) {
@@ -69,8 +69,8 @@ TEST_P(BrokerWorkerTest, TwoWorkersShareLoad) {
 TEST_P(BrokerWorkerTest, KilledWorkerRequestsAnsweredByTheOther) {
     auto a = start_worker(config, *broker);
     auto b = start_worker(config, *broker);
-    ASSERT_TRUE(ts::wait_until([&] { return live_workers(context, broker->endpoint, kService) == 2; },
-                               kStartTimeout));
+    ASSERT_TRUE(ts::wait_until(
+        [&] { return live_workers(context, broker->endpoint, kService) == 2; }, kStartTimeout));
     fw::Client client(context, test_client_options(broker->endpoint));
     // Worker a dies while requests stream through; it may be mid-request or idle.
     std::thread killer([&] {
@@ -89,14 +89,14 @@ TEST_P(BrokerWorkerTest, KilledWorkerRequestsAnsweredByTheOther) {
     EXPECT_EQ(answered, 40);
     EXPECT_TRUE(served_by.count(b->pid()));
     // The broker forgets the dead worker within its heartbeat window.
-    EXPECT_TRUE(ts::wait_until([&] { return live_workers(context, broker->endpoint, kService) == 1; },
-                               kStartTimeout));
+    EXPECT_TRUE(ts::wait_until(
+        [&] { return live_workers(context, broker->endpoint, kService) == 1; }, kStartTimeout));
 }
 
 TEST_P(BrokerWorkerTest, RequestOfWorkerKilledMidRequestIsRequeuedByBroker) {
     auto a = start_worker(config, *broker);
-    ASSERT_TRUE(ts::wait_until([&] { return live_workers(context, broker->endpoint, kService) == 1; },
-                               kStartTimeout));
+    ASSERT_TRUE(ts::wait_until(
+        [&] { return live_workers(context, broker->endpoint, kService) == 1; }, kStartTimeout));
     // The async client never resends: only the broker's requeue can deliver this reply.
     fw::AsyncClient async(context, broker->endpoint);
     fw::Request request;
@@ -113,8 +113,8 @@ TEST_P(BrokerWorkerTest, RequestOfWorkerKilledMidRequestIsRequeuedByBroker) {
         },
         kStartTimeout));
     auto b = start_worker(config, *broker);
-    ASSERT_TRUE(ts::wait_until([&] { return live_workers(context, broker->endpoint, kService) == 2; },
-                               kStartTimeout));
+    ASSERT_TRUE(ts::wait_until(
+        [&] { return live_workers(context, broker->endpoint, kService) == 2; }, kStartTimeout));
     a->signal(SIGKILL);
     const auto reply = async.receive(std::chrono::milliseconds(15000));
     ASSERT_TRUE(reply.has_value());
@@ -127,15 +127,15 @@ TEST_P(BrokerWorkerTest, RequestOfWorkerKilledMidRequestIsRequeuedByBroker) {
 
 TEST_P(BrokerWorkerTest, RestartedWorkerReRegisters) {
     auto a = start_worker(config, *broker);
-    ASSERT_TRUE(ts::wait_until([&] { return live_workers(context, broker->endpoint, kService) == 1; },
-                               kStartTimeout));
+    ASSERT_TRUE(ts::wait_until(
+        [&] { return live_workers(context, broker->endpoint, kService) == 1; }, kStartTimeout));
     a->signal(SIGKILL);
     a->wait_for(5s);
-    ASSERT_TRUE(ts::wait_until([&] { return live_workers(context, broker->endpoint, kService) == 0; },
-                               kStartTimeout));
+    ASSERT_TRUE(ts::wait_until(
+        [&] { return live_workers(context, broker->endpoint, kService) == 0; }, kStartTimeout));
     auto again = start_worker(config, *broker);
-    ASSERT_TRUE(ts::wait_until([&] { return live_workers(context, broker->endpoint, kService) == 1; },
-                               kStartTimeout));
+    ASSERT_TRUE(ts::wait_until(
+        [&] { return live_workers(context, broker->endpoint, kService) == 1; }, kStartTimeout));
     fw::Client client(context, test_client_options(broker->endpoint));
     const auto reply = call(client, kService, "echo");
     ASSERT_TRUE(reply.status.is_ok()) << reply.status.to_string();
@@ -163,14 +163,14 @@ TEST_P(BrokerWorkerTest, RestartedBrokerIsRejoinedByWorkersAndClients) {
 
 TEST_P(BrokerWorkerTest, WorkerStopsCleanlyOnSigterm) {
     auto worker = start_worker(config, *broker);
-    ASSERT_TRUE(ts::wait_until([&] { return live_workers(context, broker->endpoint, kService) == 1; },
-                               kStartTimeout));
+    ASSERT_TRUE(ts::wait_until(
+        [&] { return live_workers(context, broker->endpoint, kService) == 1; }, kStartTimeout));
     worker->signal(SIGTERM);
     EXPECT_EQ(worker->wait_for(10s), 0);
     // DISCONNECT lets the broker forget it at once (no need to wait for heartbeat expiry,
     // but polling is how we observe it).
-    EXPECT_TRUE(ts::wait_until([&] { return live_workers(context, broker->endpoint, kService) == 0; },
-                               kStartTimeout));
+    EXPECT_TRUE(ts::wait_until(
+        [&] { return live_workers(context, broker->endpoint, kService) == 0; }, kStartTimeout));
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, BrokerWorkerTest, ::testing::Values("tcp", "ipc"),
@@ -178,10 +178,10 @@ INSTANTIATE_TEST_SUITE_P(Transports, BrokerWorkerTest, ::testing::Values("tcp", 
 
 TEST(WorkerStartupTest, UnknownStageExitsWithConfigError) {
     ts::TempDir dir;
-    const auto config = dir.write("d.yaml", echo_deployment("ipc://" + dir.path().string() + "/b",
-                                                            "ipc://" + dir.path().string() + "/i",
-                                                            "ipc://" + dir.path().string() + "/o",
-                                                            1));
+    const auto config =
+        dir.write("d.yaml", echo_deployment("ipc://" + dir.path().string() + "/b",
+                                            "ipc://" + dir.path().string() + "/i",
+                                            "ipc://" + dir.path().string() + "/o", 1));
     ts::Process worker(kBinDir / "digitpipe-worker",
                        {"--config", config.string(), "--stage", "nope"});
     EXPECT_EQ(worker.wait_for(10s), 2);
@@ -189,11 +189,13 @@ TEST(WorkerStartupTest, UnknownStageExitsWithConfigError) {
 
 TEST(WorkerStartupTest, MissingPluginExitsWithPluginError) {
     ts::TempDir dir;
-    auto text = echo_deployment("ipc://" + dir.path().string() + "/b", "ipc://" + dir.path().string() + "/i",
+    auto text = echo_deployment("ipc://" + dir.path().string() + "/b",
+                                "ipc://" + dir.path().string() + "/i",
                                 "ipc://" + dir.path().string() + "/o", 1);
     text.replace(text.find("plugin: echo"), 12, "plugin: nosuchplugin");
     const auto config = dir.write("d.yaml", text);
-    ts::Process worker(kBinDir / "digitpipe-worker", {"--config", config.string(), "--stage", "echo"});
+    ts::Process worker(kBinDir / "digitpipe-worker",
+                       {"--config", config.string(), "--stage", "echo"});
     EXPECT_EQ(worker.wait_for(10s), 2);
 }
 

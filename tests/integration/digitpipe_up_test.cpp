@@ -131,8 +131,9 @@ TEST_F(DigitpipeUpTest, InprocDeploymentRunsInOneProcess) {
 }
 
 TEST_F(DigitpipeUpTest, ConfigErrorExitsTwoNamingFileLineAndKey) {
-    const auto bad = dir.write("bad.yaml", "broker:\n  endpoint: tcp://127.0.0.1:1\n"
-                                           "  heartbeat_ms: fast\nstages: {}\nbogus: 1\n");
+    const auto bad = dir.write("bad.yaml",
+                               "broker:\n  endpoint: tcp://127.0.0.1:1\n"
+                               "  heartbeat_ms: fast\nstages: {}\nbogus: 1\n");
     ts::Process deployment(kBinDir / "digitpipe", {"up", "--config", bad.string()});
     EXPECT_EQ(deployment.wait_for(15s), 2);
 }

@@ -51,12 +51,13 @@ Process::Process(const std::filesystem::path& program, const std::vector<std::st
     : impl_(std::make_unique<Impl>()) {
     std::error_code error;
     if (capture_stdout) {
-        impl_->child.emplace(bp::exe = program.string(), bp::args = args,
-                             bp::std_out > impl_->out, ChildSetup{}, error);
+        impl_->child.emplace(bp::exe = program.string(), bp::args = args, bp::std_out > impl_->out,
+                             ChildSetup{}, error);
     } else {
         impl_->child.emplace(bp::exe = program.string(), bp::args = args, ChildSetup{}, error);
     }
-    if (error) throw std::runtime_error("cannot start " + program.string() + ": " + error.message());
+    if (error)
+        throw std::runtime_error("cannot start " + program.string() + ": " + error.message());
 }
 
 Process::~Process() {
@@ -66,14 +67,18 @@ Process::~Process() {
     impl_->child->wait(error);
 }
 
-int Process::pid() const noexcept { return impl_->child->id(); }
+int Process::pid() const noexcept {
+    return impl_->child->id();
+}
 
 bool Process::running() {
     std::error_code error;
     return impl_->child->running(error);
 }
 
-void Process::signal(int signal_number) { ::kill(impl_->child->id(), signal_number); }
+void Process::signal(int signal_number) {
+    ::kill(impl_->child->id(), signal_number);
+}
 
 std::optional<int> Process::wait_for(std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -18,7 +18,8 @@ int main(int argc, char** argv) {
     po::options_description flags("digitpipe-broker --config FILE [options]");
     programs::add_common_flags(flags);
     po::variables_map values;
-    if (const auto exit = programs::parse_flags(argc, argv, flags, {}, values, "digitpipe-broker")) {
+    if (const auto exit =
+            programs::parse_flags(argc, argv, flags, {}, values, "digitpipe-broker")) {
         return *exit;
     }
     const auto common = programs::common_flags(values);

@@ -61,8 +61,7 @@ int run_guarded(std::string_view program, const std::function<int()>& body) {
         std::cerr << program << ": plugin error: " << e.what() << "\n";
         return 2;
     } catch (const std::exception& e) {
-        framework::log_event(framework::LogLevel::kError, program, "failed",
-                             {{"error", e.what()}});
+        framework::log_event(framework::LogLevel::kError, program, "failed", {{"error", e.what()}});
         std::cerr << program << ": " << e.what() << "\n";
         return 1;
     }

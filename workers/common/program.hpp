@@ -25,12 +25,10 @@ void add_common_flags(boost::program_options::options_description& flags,
 
 // Parses argv into `values`. Returns an exit code when the program should stop now: 0 after
 // printing --help, 2 after printing a usage error; nullopt to go on.
-std::optional<int> parse_flags(int argc, const char* const* argv,
-                               const boost::program_options::options_description& flags,
-                               const boost::program_options::positional_options_description&
-                                   positional,
-                               boost::program_options::variables_map& values,
-                               std::string_view program);
+std::optional<int> parse_flags(
+    int argc, const char* const* argv, const boost::program_options::options_description& flags,
+    const boost::program_options::positional_options_description& positional,
+    boost::program_options::variables_map& values, std::string_view program);
 
 CommonFlags common_flags(const boost::program_options::variables_map& values);
 

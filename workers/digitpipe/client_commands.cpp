@@ -35,8 +35,8 @@ int run_status(const programs::CommonFlags& common, int timeout_ms) {
                       << " did not answer: " << services.status().message() << "\n";
             return 1;
         }
-        std::printf("broker %s\n%-28s %6s %6s %7s\n", deployment.broker.endpoint.c_str(),
-                    "SERVICE", "IDLE", "BUSY", "QUEUED");
+        std::printf("broker %s\n%-28s %6s %6s %7s\n", deployment.broker.endpoint.c_str(), "SERVICE",
+                    "IDLE", "BUSY", "QUEUED");
         for (const auto& [name, stats] : *services) {
             std::printf("%-28s %6zu %6zu %7zu\n", name.c_str(), stats.workers_idle,
                         stats.workers_busy, stats.queued);
@@ -45,8 +45,8 @@ int run_status(const programs::CommonFlags& common, int timeout_ms) {
     });
 }
 
-int run_request(const programs::CommonFlags& common, const std::string& service, const std::string& verb,
-                const std::string& header_json, int timeout_ms) {
+int run_request(const programs::CommonFlags& common, const std::string& service,
+                const std::string& verb, const std::string& header_json, int timeout_ms) {
     fw::Request request;
     request.verb = verb;
     request.correlation_id = fw::make_correlation_id();
@@ -76,8 +76,10 @@ int run_request(const programs::CommonFlags& common, const std::string& service,
         nlohmann::json out{{"status", fw::status_code_name(reply.status.code())},
                            {"header", reply.header}};
         for (const auto& p : reply.payloads) {
-            out["payloads"].push_back(
-                {{"name", p.name}, {"dtype", p.dtype}, {"shape", p.shape}, {"bytes", p.bytes.size()}});
+            out["payloads"].push_back({{"name", p.name},
+                                       {"dtype", p.dtype},
+                                       {"shape", p.shape},
+                                       {"bytes", p.bytes.size()}});
         }
         std::cout << out.dump(2) << std::endl;
         return reply.status.is_ok() ? 0 : 1;

@@ -47,15 +47,15 @@ int main(int argc, char** argv) {
     }
     po::variables_map values;
     const std::string program = "digitpipe " + command;
-    if (const auto exit = programs::parse_flags(argc - 1, argv + 1, flags, positional, values,
-                                                program)) {
+    if (const auto exit =
+            programs::parse_flags(argc - 1, argv + 1, flags, positional, values, program)) {
         return *exit;
     }
     const auto common = programs::common_flags(values);
     if (command == "up") return digitpipe::cli::run_up(common, stop);
-    if (command == "status") return digitpipe::cli::run_status(common, values["timeout-ms"].as<int>());
-    return digitpipe::cli::run_request(common, values["service"].as<std::string>(),
-                                       values["verb"].as<std::string>(),
-                                       values["header"].as<std::string>(),
-                                       values["timeout-ms"].as<int>());
+    if (command == "status")
+        return digitpipe::cli::run_status(common, values["timeout-ms"].as<int>());
+    return digitpipe::cli::run_request(
+        common, values["service"].as<std::string>(), values["verb"].as<std::string>(),
+        values["header"].as<std::string>(), values["timeout-ms"].as<int>());
 }

@@ -76,8 +76,8 @@ int run_in_process(const programs::CommonFlags& common, const fw::DeploymentConf
     for (const auto& [name, stage] : deployment.stages) {
         for (int replica = 1; replica <= stage.replicas; ++replica) {
             hosts.push_back(std::make_unique<fw::StageHost>(
-                context, deployment, name, fw::StageHostOptions{plugin_dirs(deployment),
-                                                                common.verbose}));
+                context, deployment, name,
+                fw::StageHostOptions{plugin_dirs(deployment), common.verbose}));
         }
     }
     std::vector<std::thread> threads;

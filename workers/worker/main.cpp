@@ -16,7 +16,8 @@ int main(int argc, char** argv) {
     flags.add_options()("stage", po::value<std::string>()->required(),
                         "the stage to serve (a key of `stages`)");
     po::variables_map values;
-    if (const auto exit = programs::parse_flags(argc, argv, flags, {}, values, "digitpipe-worker")) {
+    if (const auto exit =
+            programs::parse_flags(argc, argv, flags, {}, values, "digitpipe-worker")) {
         return *exit;
     }
     const auto common = programs::common_flags(values);

@@ -73,8 +73,8 @@ struct Supervisor::Impl {
                                      child.spec.argv.front() + "): " + error.message());
         }
         child.started = Clock::now();
-        log.info("started", {{"child", child.spec.name},
-                             {"pid", std::to_string(child.process->id())}});
+        log.info("started",
+                 {{"child", child.spec.name}, {"pid", std::to_string(child.process->id())}});
     }
 
     // Reaps an exited child and schedules its restart.
@@ -90,7 +90,8 @@ struct Supervisor::Impl {
         child.restart_at = now + child.backoff;
         child.process.reset();
         log.warn("exited; restarting after backoff",
-                 {{"child", child.spec.name}, {"exit", std::to_string(child.last_exit)},
+                 {{"child", child.spec.name},
+                  {"exit", std::to_string(child.last_exit)},
                   {"backoff_ms", std::to_string(child.backoff.count())}});
     }
 

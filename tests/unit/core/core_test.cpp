@@ -36,10 +36,9 @@ TEST(ResultTest, HoldsValueOrError) {
 }
 
 TEST(LogTest, FormatsOneLogfmtLineWithQuotingAndEscapes) {
-    const auto line = format_log_line(LogLevel::kWarn, "broker", "worker expired",
-                                      {{"service", "digitpipe.echo"},
-                                       {"detail", "said \"bye\"\nthen left"},
-                                       {"empty", ""}});
+    const auto line = format_log_line(
+        LogLevel::kWarn, "broker", "worker expired",
+        {{"service", "digitpipe.echo"}, {"detail", "said \"bye\"\nthen left"}, {"empty", ""}});
     ASSERT_TRUE(line.starts_with("ts=")) << line;
     EXPECT_EQ(line.back(), '\n');
     EXPECT_EQ(line.find('\n'), line.size() - 1) << "exactly one line: " << line;

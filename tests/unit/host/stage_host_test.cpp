@@ -112,8 +112,8 @@ TEST_F(StageHostTest, UnknownStageAndBadParamsFailBeforeServing) {
     EXPECT_THROW(StageHost(context, deployment, "nope", {{DIGITPIPE_PLUGIN_DIR}, false}),
                  ConfigError);
     const auto bad = load_deployment(dir.write(
-        "bad.yaml", std::string(kDeployment).replace(std::string(kDeployment).find("delay_ms"),
-                                                     8, "delay_mz")));
+        "bad.yaml", std::string(kDeployment)
+                        .replace(std::string(kDeployment).find("delay_ms"), 8, "delay_mz")));
     try {
         StageHost host(context, bad, "echo", {{DIGITPIPE_PLUGIN_DIR}, false});
         FAIL() << "a misspelt param must be refused";
@@ -124,13 +124,13 @@ TEST_F(StageHostTest, UnknownStageAndBadParamsFailBeforeServing) {
 }
 
 TEST(SupervisorTest, CrashLoopingChildBacksOffUpToTheMaximum) {
-    Supervisor supervisor({.restart_backoff = 20ms, .restart_backoff_max = 160ms,
-                           .stop_grace = 2000ms});
+    Supervisor supervisor(
+        {.restart_backoff = 20ms, .restart_backoff_max = 160ms, .stop_grace = 2000ms});
     supervisor.add({"crasher", {"/bin/false"}});
     std::atomic<bool> stop{false};
     std::thread runner([&] { supervisor.run(stop); });
-    const bool reached_max = ts::wait_until(
-        [&] { return supervisor.status().at(0).backoff == 160ms; }, 20s);
+    const bool reached_max =
+        ts::wait_until([&] { return supervisor.status().at(0).backoff == 160ms; }, 20s);
     const auto status = supervisor.status().at(0);
     stop = true;
     runner.join();
@@ -140,8 +140,8 @@ TEST(SupervisorTest, CrashLoopingChildBacksOffUpToTheMaximum) {
 }
 
 TEST(SupervisorTest, StopsLongRunningChildrenOnStop) {
-    Supervisor supervisor({.restart_backoff = 20ms, .restart_backoff_max = 160ms,
-                           .stop_grace = 2000ms});
+    Supervisor supervisor(
+        {.restart_backoff = 20ms, .restart_backoff_max = 160ms, .stop_grace = 2000ms});
     supervisor.add({"sleeper", {"/bin/sleep", "600"}});
     std::atomic<bool> stop{false};
     std::thread runner([&] { supervisor.run(stop); });
