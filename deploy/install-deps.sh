@@ -12,7 +12,7 @@ packages=(
   libdnnl-dev ocl-icd-opencl-dev
   libyaml-cpp-dev libpistache-dev nlohmann-json3-dev
   libboost-dev libboost-filesystem-dev libboost-program-options-dev
-  libpng-dev libjpeg-dev zlib1g-dev
+  libpng-dev libjpeg-dev zlib1g-dev libssl-dev
   libgtest-dev libgmock-dev
   dataset-fashion-mnist
   nodejs npm

@@ -1,6 +1,6 @@
 // Network specifications for the digitpipe engine: plain structs describing a sequential CNN
 // layer by layer, and the shape inference that checks a spec before any oneDNN primitive is
-// made. A later step parses these from models/*.yaml; the engine (network.hpp) builds from them.
+// made. spec_yaml.hpp parses them from models/*.yaml; the engine (network.hpp) builds from them.
 // Shapes are oneDNN logical dims: activations are N x C x H x W (4-D) or N x C (2-D).
 #pragma once
 
@@ -31,6 +31,8 @@ struct Conv2dSpec {
     std::int64_t padding = kPaddingSame;
     bool use_bias = true;
     Init init = Init::kGlorotUniform;
+
+    bool operator==(const Conv2dSpec&) const = default;
 };
 
 // Batch normalisation over channels. momentum follows Keras: running = momentum * running +
@@ -38,33 +40,47 @@ struct Conv2dSpec {
 struct BatchNormSpec {
     float momentum = 0.99F;
     float epsilon = 1e-3F;
+
+    bool operator==(const BatchNormSpec&) const = default;
 };
 
-struct ReluSpec {};
+struct ReluSpec {
+    bool operator==(const ReluSpec&) const = default;
+};
 
 // Max pooling; stride 0 means "equal to pool_size". No padding ("valid").
 struct MaxPoolSpec {
     std::int64_t pool_size = 2;
     std::int64_t stride = 0;
+
+    bool operator==(const MaxPoolSpec&) const = default;
 };
 
 // Inverted dropout: in training each element is zeroed with probability rate and the
 // survivors are scaled by 1 / (1 - rate); in inference it is the identity.
 struct DropoutSpec {
     float rate = 0.5F;
+
+    bool operator==(const DropoutSpec&) const = default;
 };
 
 // Mean over H x W: N x C x H x W -> N x C x 1 x 1.
-struct GlobalAvgPoolSpec {};
+struct GlobalAvgPoolSpec {
+    bool operator==(const GlobalAvgPoolSpec&) const = default;
+};
 
 // N x C x H x W -> N x (C * H * W), in C, H, W order (PyTorch's order, not Keras' H, W, C).
-struct FlattenSpec {};
+struct FlattenSpec {
+    bool operator==(const FlattenSpec&) const = default;
+};
 
 // Fully connected layer: src N x K (or N x K x 1 x 1) -> dst N x units.
 struct DenseSpec {
     std::int64_t units = 0;
     bool use_bias = true;
     Init init = Init::kGlorotUniform;
+
+    bool operator==(const DenseSpec&) const = default;
 };
 
 using LayerParams = std::variant<Conv2dSpec, BatchNormSpec, ReluSpec, MaxPoolSpec, DropoutSpec,
@@ -75,6 +91,8 @@ using LayerParams = std::variant<Conv2dSpec, BatchNormSpec, ReluSpec, MaxPoolSpe
 struct LayerSpec {
     std::string name;
     LayerParams params;
+
+    bool operator==(const LayerSpec&) const = default;
 };
 
 // A sequential network. input is C x H x W of one image; the last layer's dst are the logits
@@ -83,6 +101,8 @@ struct NetworkSpec {
     std::string name;
     std::vector<std::int64_t> input;  // {C, H, W}
     std::vector<LayerSpec> layers;
+
+    bool operator==(const NetworkSpec&) const = default;
 };
 
 // Thrown when a spec cannot be built. what() names the layer (index and name), what it
