@@ -1,6 +1,7 @@
 // MDP throughput: requests per second through a real digitpipe-broker process to N real
 // digitpipe-worker processes serving the echo plugin, lock-step (one request in flight) or
-// pipelined (a window of requests in flight), over tcp (127.0.0.1) or ipc.
+// pipelined (a window of requests in flight), over tcp (127.0.0.1) or ipc, with the workers'
+// prefetch credit (digitpipe's MDP extension; 1 = plain 7/MDP) set by --prefetch.
 // Prints one Markdown table row. bench/run_mdp.sh runs the whole matrix.
 #include <chrono>
 #include <csignal>
@@ -50,7 +51,9 @@ int main(int argc, char** argv) {
         "mode", po::value<std::string>()->default_value("pipelined"), "lockstep or pipelined")(
         "window", po::value<int>()->default_value(1000), "requests in flight (pipelined)")(
         "seconds", po::value<double>()->default_value(5.0), "measuring time")(
-        "payload-bytes", po::value<std::size_t>()->default_value(16), "payload per request");
+        "payload-bytes", po::value<std::size_t>()->default_value(16), "payload per request")(
+        "prefetch", po::value<int>()->default_value(1),
+        "requests each worker may hold (stages.echo.prefetch, 1..1024)");
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, flags), vm);
@@ -68,9 +71,10 @@ int main(int argc, char** argv) {
     const int workers = vm["workers"].as<int>();
     const int window = vm["window"].as<int>();
     const auto payload = vm["payload-bytes"].as<std::size_t>();
+    const int prefetch = vm["prefetch"].as<int>();
     const auto measure = std::chrono::duration<double>(vm["seconds"].as<double>());
     if ((transport != "tcp" && transport != "ipc") || (mode != "lockstep" && mode != "pipelined") ||
-        workers < 1 || window < 1) {
+        workers < 1 || window < 1 || prefetch < 1 || prefetch > fw::kMaxPrefetch) {
         std::cerr << "digitpipe_bench_mdp: bad flag value\n" << flags;
         return 2;
     }
@@ -94,7 +98,8 @@ int main(int argc, char** argv) {
         worker_processes.push_back(std::make_unique<ts::Process>(
             std::filesystem::path(DIGITPIPE_BIN_DIR) / "digitpipe-worker",
             std::vector<std::string>{"--config", config.string(), "--stage", "echo", "--set",
-                                     "broker.endpoint=" + endpoint}));
+                                     "broker.endpoint=" + endpoint, "--set",
+                                     "stages.echo.prefetch=" + std::to_string(prefetch)}));
     }
     zmq::context_t context(1);
     if (!ts::wait_until([&] { return live_workers(context, endpoint) == std::size_t(workers); },
@@ -119,23 +124,32 @@ int main(int argc, char** argv) {
         end = Clock::now();
     } else {
         fw::AsyncClient client(context, endpoint);
+        // A request that was not queued would never be answered and the window would shrink
+        // silently, measuring less than it claims: a refused send ends the run.
+        const auto send = [&] {
+            const fw::Status status = client.send(kService, body);
+            if (!status.is_ok()) std::cerr << "send failed: " << status.to_string() << "\n";
+            return status.is_ok();
+        };
         int in_flight = 0;
-        for (; in_flight < window; ++in_flight) client.send(kService, body);
+        for (; in_flight < window; ++in_flight) {
+            if (!send()) return 1;
+        }
         while (Clock::now() - start < measure) {
             if (!client.receive(std::chrono::milliseconds(5000))) {
                 std::cerr << "reply timed out\n";
                 return 1;
             }
             ++done;
-            client.send(kService, body);
+            if (!send()) return 1;
         }
         end = Clock::now();
         while (--in_flight >= 0 && client.receive(std::chrono::milliseconds(5000))) {
         }
     }
     const double seconds = std::chrono::duration<double>(end - start).count();
-    std::printf("| %s | %s | %d | %zu | %.0f | %.1f |\n", transport.c_str(), mode.c_str(), workers,
-                payload, done / seconds, seconds * 1e6 / double(done));
+    std::printf("| %s | %s | %d | %d | %zu | %.0f | %.1f |\n", transport.c_str(), mode.c_str(),
+                workers, prefetch, payload, done / seconds, seconds * 1e6 / double(done));
     for (auto& w : worker_processes) w->signal(SIGTERM);
     broker.signal(SIGTERM);
     return 0;

@@ -14,6 +14,8 @@
 //       plugin: echo                     # loads libdigitpipe_stage_echo.so
 //       service: digitpipe.echo          # default: digitpipe.<stage name>
 //       replicas: 2                      # workers `digitpipe up` starts
+//       prefetch: 1                      # requests the broker may send each worker ahead
+//                                        # (1..1024; 1 = plain 7/MDP, see mdp.hpp)
 //       params: {...}                    # validated by the stage itself
 //   streams:
 //     augmented: {endpoint: ipc://@digitpipe-augmented, hwm: 8, bind: reader}
@@ -48,6 +50,10 @@ struct StageConfig {
     std::string plugin;   // plugin name: libdigitpipe_stage_<plugin>.so
     std::string service;  // MDP service name
     int replicas = 1;
+    // Requests the broker may hand each worker of this stage before the first is answered
+    // (digitpipe's MDP prefetch extension), 1..1024. The host still calls Stage::process one
+    // request at a time; more only hides the broker round trip between requests.
+    int prefetch = 1;
     ConfigNode params;    // the stage's own block, checked by Stage::configure
 };
 

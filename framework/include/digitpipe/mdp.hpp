@@ -4,8 +4,20 @@
 // Wire: clients are DEALERs sending ["", "MDPC01", service, body...]; workers are DEALERs
 // sending ["", "MDPW01", command, ...]. Bodies are opaque here (see envelope.hpp).
 // Heartbeats flow both ways every `heartbeat`; a peer silent for heartbeat x liveness is dead.
-// The broker remembers the one request each worker is serving and requeues it (at the front)
-// when that worker dies, so a SIGKILLed worker's request is answered by another worker.
+// The broker remembers the requests each worker holds and requeues them (at the front, in
+// their original order) when that worker dies, so a SIGKILLed worker's requests are answered
+// by another worker.
+//
+// digitpipe extension "prefetch" (credit): plain 7/MDP lets a worker hold one request, so its
+// throughput is bounded by the broker<->worker round trip. A worker may announce a credit as
+// an optional sixth frame of READY, ["", "MDPW01", READY, service, credit], the credit in
+// decimal text in 1..kMaxPrefetch; the broker then sends it up to that many requests before
+// its first REPLY. Without the frame the credit is 1 (plain RFC 7 workers keep working, and a
+// worker with credit 1 sends no such frame, so it also works with any RFC 7 broker). A worker
+// answers its requests in order; a REPLY releases the oldest request it holds for that client.
+// A credit frame that is not such a number is a protocol error (dropped, counted as
+// malformed, answered with DISCONNECT). The broker gives a request to the worker with free
+// credit and the fewest requests in flight, ties to the least recently used.
 // Malformed frames are dropped, counted and logged with the peer's identity; never asserted.
 //
 // Threading: each object owns its sockets and must be used by one thread at a time; it may be
@@ -39,6 +51,10 @@ inline constexpr std::string_view kMdpWorkerTag = "MDPW01";
 
 using Frames = std::vector<std::string>;
 
+// The largest prefetch credit a worker may announce (see the extension above): bounds what
+// the broker and the worker buffer per worker.
+inline constexpr int kMaxPrefetch = 1024;
+
 // Broker and workers must agree on it (7/MDP has no negotiation).
 struct HeartbeatPolicy {
     std::chrono::milliseconds interval{1000};
@@ -61,15 +77,16 @@ struct BrokerOptions {
 };
 
 struct ServiceStats {
-    std::size_t workers_idle = 0;
-    std::size_t workers_busy = 0;
-    std::size_t queued = 0;  // requests waiting for a worker
+    std::size_t workers_idle = 0;  // workers holding no request
+    std::size_t workers_busy = 0;  // workers holding at least one request
+    std::size_t queued = 0;        // requests waiting for a worker
+    std::size_t in_flight = 0;     // requests sent to workers and not yet answered
 };
 
 struct BrokerStats {
     std::uint64_t requests = 0;         // client requests accepted (mmi.* included)
     std::uint64_t replies = 0;          // replies sent to clients (mmi.* included)
-    std::uint64_t requeued = 0;         // requests moved off a dead or departed worker
+    std::uint64_t requeued = 0;         // requests moved off a dead or departed worker (each)
     std::uint64_t malformed = 0;        // messages dropped as malformed
     std::uint64_t workers_expired = 0;  // workers dropped for missing heartbeats
     std::uint64_t dropped = 0;          // queued requests dropped (queue full or too old)
@@ -79,7 +96,7 @@ struct BrokerStats {
 
 // The 7/MDP broker: one ROUTER for clients and workers (router_mandatory, so a send to a
 // vanished peer fails and is handled instead of silently lost), and the event proxy.
-// Requests wait in a per-service queue while no worker is idle (bounded by
+// Requests wait in a per-service queue while no worker has credit (bounded by
 // max_queued_per_service and max_queue_age; dropped requests get no reply, their clients
 // retry). Answers "mmi.service" (8/MMI) and "mmi.services" (see Client::services) itself.
 // The same loop forwards events (XSUB -> XPUB, subscriptions back), polling those sockets at
@@ -123,6 +140,11 @@ struct WorkerOptions {
     std::size_t max_message_bytes = 16u << 20;
     bool verbose = false;
     std::chrono::milliseconds stop_grace{1000};  // at stop, how long to wait for a running handler
+    // Added last so positional initialisers written before it keep their meaning.
+    // Requests the broker may send before the first is answered (digitpipe's prefetch
+    // extension, see the file comment), 1..kMaxPrefetch; 1 is plain 7/MDP. The handler still
+    // sees one request at a time; the others wait, in order, in the session.
+    int prefetch = 1;
 };
 
 // Takes a request body, returns the reply body. Must not throw (the host wraps stages); if it
@@ -131,20 +153,27 @@ using RequestHandler = std::function<Frames(Frames&& request_body)>;
 
 class WorkerSession {
  public:
-    // throws: std::invalid_argument for an empty endpoint or service, an "mmi." service, or a
-    // non-positive heartbeat or backoff. Connects nothing yet.
+    // throws: std::invalid_argument for an empty endpoint or service, an "mmi." service, a
+    // non-positive heartbeat or backoff, or a prefetch outside 1..kMaxPrefetch. Connects
+    // nothing yet.
     WorkerSession(zmq::context_t& context, WorkerOptions options);
     // Waits for a handler still running after run() returned (see run()).
     ~WorkerSession();
     WorkerSession(const WorkerSession&) = delete;
     WorkerSession& operator=(const WorkerSession&) = delete;
 
-    // Registers (READY), serves requests one at a time, heartbeats, reconnects with backoff
-    // (reconnect_initial doubling to reconnect_max, reset by any message from the broker)
-    // when the broker goes silent for heartbeat.expiry() or sends DISCONNECT, until `stop` is
-    // true (checked at least every 100 ms); then sends DISCONNECT and returns.
+    // Registers (READY, with the prefetch credit when it is not 1), serves requests one at a
+    // time, heartbeats, reconnects with backoff (reconnect_initial doubling to reconnect_max,
+    // reset by any message from the broker) when the broker goes silent for heartbeat.expiry()
+    // or sends DISCONNECT, until `stop` is true (checked at least every 100 ms); then sends
+    // DISCONNECT and returns.
     // The handler runs on a thread of the session's own (it receives a copy of `handler`),
-    // so heartbeats continue meanwhile. At stop, a request in progress gets up to
+    // so heartbeats continue meanwhile. With prefetch > 1 up to `prefetch` requests wait in a
+    // FIFO for the handler; requests that arrive while it works are moved there whenever the
+    // I/O thread wakes (a reply, a heartbeat), and replies go out in order as each completes.
+    // At stop, and when the connection is replaced, requests still waiting and not started are
+    // dropped unanswered: the DISCONNECT (or the broker's expiry of the old connection) makes
+    // the broker requeue them for another worker. A request in progress at stop gets up to
     // options.stop_grace to finish and is answered; past that run() returns anyway: the
     // DISCONNECT makes the broker requeue the request for another worker, the late reply is
     // discarded, and the destructor waits for the handler to return.
@@ -192,8 +221,10 @@ class Client {
     Result<bool> service_available(const std::string& service);
 
     // digitpipe's MMI extension "mmi.services": request body empty; reply body
-    // ["200", "name idle busy queued"...], one frame per service the broker knows, counts in
-    // decimal. kInternal when the reply does not have that shape.
+    // ["200", "name idle busy queued in_flight"...], one frame per service the broker knows,
+    // counts in decimal. Lines of older brokers ("name idle busy queued") are accepted too,
+    // in_flight then being busy (one request per busy worker). kInternal when a line has
+    // neither shape.
     Result<std::map<std::string, ServiceStats>> services();
 
  private:

@@ -26,6 +26,9 @@ constexpr std::string_view kServicePrefix = "digitpipe.";
 constexpr std::string_view kReservedServicePrefix = "mmi.";
 // The most workers one stage may ask `digitpipe up` for; more is a typo on one machine.
 constexpr int kReplicasMax = 64;
+// The largest prefetch credit: kMaxPrefetch in digitpipe/mdp.hpp (not included here, so the
+// config library does not depend on ZeroMQ; deployment_test checks that they agree).
+constexpr int kPrefetchMax = 1024;
 // Below this no envelope with its JSON header fits in a message.
 constexpr std::uint64_t kMaxMessageBytesMin = 1024;
 static_assert(sizeof(std::size_t) >= sizeof(std::uint64_t),
@@ -163,7 +166,7 @@ void read_stages(const ConfigNode& root, std::map<std::string, StageConfig>& out
         if (!is_name(name)) {
             stage.report("", "stage name must match [a-z0-9_]+, got '" + name + "'");
         }
-        if (!require_map(stage, "a stage block (plugin, service, replicas, params)")) {
+        if (!require_map(stage, "a stage block (plugin, service, replicas, prefetch, params)")) {
             stages->mark_read(name);
             continue;
         }
@@ -192,6 +195,12 @@ void read_stages(const ConfigNode& root, std::map<std::string, StageConfig>& out
                         "must be in 0.." + std::to_string(kReplicasMax) + ", got " +
                             std::to_string(replicas))) {
             config.replicas = replicas;
+        }
+        const int prefetch = stage.get_or<int>("prefetch", config.prefetch);
+        if (stage.check(prefetch >= 1 && prefetch <= kPrefetchMax, "prefetch",
+                        "must be in 1.." + std::to_string(kPrefetchMax) + ", got " +
+                            std::to_string(prefetch))) {
+            config.prefetch = prefetch;
         }
         // The stage validates its own params in Stage::configure (and finish()es them there).
         ConfigNode params = stage.child_or_empty("params");

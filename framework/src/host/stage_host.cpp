@@ -220,6 +220,7 @@ void StageHost::run(const std::atomic<bool>& stop) {
     options.heartbeat = {impl_->deployment.broker.heartbeat, impl_->deployment.broker.liveness};
     options.max_message_bytes = impl_->deployment.broker.max_message_bytes;
     options.verbose = impl_->options.verbose;
+    options.prefetch = impl_->stage.prefetch;
     WorkerSession session(impl_->zmq, options);
     impl_->log.info("serving", {{"service", options.service},
                                 {"broker", options.broker_endpoint},

@@ -45,6 +45,7 @@ constexpr std::size_t kClientBody = 4;
 // ROUTER frame positions of a worker command: [worker, "", "MDPW01", command, ...].
 constexpr std::size_t kWorkerCommand = 3;
 constexpr std::size_t kReadyService = 4;  // READY: [.., service]
+constexpr std::size_t kReadyCredit = 5;   // READY: [.., service, credit] (prefetch extension)
 constexpr std::size_t kReplyClient = 4;   // REPLY: [.., client, "", body...]
 constexpr std::size_t kReplyDelimiter = 5;
 constexpr std::size_t kReplyBody = 6;
@@ -244,7 +245,7 @@ void Broker::Impl::handle_mmi() {
         bool found = false;
         if (parts.size() > kClientBody) {
             const ServiceEntry* target = registry.find_service(mdp::view_of(parts[kClientBody]));
-            found = target != nullptr && target->workers > 0;
+            found = target != nullptr && !target->workers.empty();
         }
         sender.add(std::move(parts[kClientService]));
         sender.add(found ? mmi::kFound : mmi::kNotFound);
@@ -296,41 +297,58 @@ void Broker::Impl::handle_worker() {
         case Command::kReady: {
             if (worker != nullptr)
                 return disconnect_worker(*worker, "READY from a registered worker");
-            if (parts.size() != kReadyService + 1)
-                return note_malformed("READY must have 5 frames");
+            if (parts.size() != kReadyService + 1 && parts.size() != kReadyCredit + 1)
+                return note_malformed("READY must have 5 or 6 frames");
             const std::string_view service_name = mdp::view_of(parts[kReadyService]);
             if (service_name.empty() || mmi::is_mmi(service_name)) {
                 note_malformed("READY for an empty or reserved (mmi.) service");
                 send_command(identity, Command::kDisconnect);
                 return;
             }
+            // No credit frame: a plain RFC 7 worker, one request at a time.
+            int prefetch = 1;
+            if (parts.size() > kReadyCredit) {
+                const auto credit = mdp::parse_prefetch(parts[kReadyCredit]);
+                if (!credit) {
+                    note_malformed("READY credit is not a decimal in 1.." +
+                                   std::to_string(kMaxPrefetch));
+                    send_command(identity, Command::kDisconnect);
+                    return;
+                }
+                prefetch = *credit;
+            }
             ServiceEntry& service = registry.ensure_service(service_name);
-            registry.add_worker(identity, service, now + options.heartbeat.expiry());
-            log.info("worker ready",
-                     {{"worker", mdp::to_hex(identity)}, {"service", service.name}});
+            registry.add_worker(identity, service, now + options.heartbeat.expiry(),
+                                static_cast<std::size_t>(prefetch));
+            log.info("worker ready", {{"worker", mdp::to_hex(identity)},
+                                      {"service", service.name},
+                                      {"prefetch", std::to_string(prefetch)}});
             dispatch(service);
             return;
         }
         case Command::kReply: {
-            if (!worker->busy) return disconnect_worker(*worker, "REPLY while serving no request");
+            if (!worker->busy()) {
+                return disconnect_worker(*worker, "REPLY while serving no request");
+            }
             if (parts.size() < kReplyBody || !parts[kReplyDelimiter].empty()) {
                 return disconnect_worker(*worker, "REPLY without client address and delimiter");
             }
-            if (mdp::view_of(parts[kReplyClient]) != mdp::view_of(worker->serving.parts[0])) {
+            if (!registry.release(*worker, mdp::view_of(parts[kReplyClient]))) {
                 return disconnect_worker(*worker, "REPLY for a client it was not serving");
             }
+            // Every request a worker holds is for its one service, so the name comes from
+            // there rather than from the released request.
+            ServiceEntry& service = *worker->service;
             FrameSender sender(router, trace());
             sender.add(std::move(parts[kReplyClient]))
                 .add(std::string_view{})
                 .add(kMdpClientTag)
-                .add_copy(worker->serving.parts[kClientService]);
+                .add(service.name);
             for (std::size_t i = kReplyBody; i < parts.size(); ++i) sender.add(std::move(parts[i]));
             const SendResult result = sender.finish();
             log_trace("send");
             if (result == SendResult::kSent) ++counters.replies;
             note_send(result, "client", "reply");
-            ServiceEntry& service = *worker->service;
-            registry.release(*worker);
             dispatch(service);
             return;
         }
@@ -350,7 +368,7 @@ void Broker::Impl::handle_worker() {
 }
 
 bool Broker::Impl::send_request(WorkerEntry& worker) {
-    auto& request = worker.serving.parts;
+    auto& request = worker.in_flight.back().parts;  // the request just assigned to it
     FrameSender sender(router, trace());
     sender.add(worker.identity)
         .add(std::string_view{})
@@ -358,7 +376,7 @@ bool Broker::Impl::send_request(WorkerEntry& worker) {
         .add(mdp::command_frame(Command::kRequest))
         .add_copy(request[0])
         .add(std::string_view{});
-    // Copies, not moves: the request stays whole in `serving` for a requeue. Large frames are
+    // Copies, not moves: the request stays whole in `in_flight` for a requeue. Large frames are
     // reference-counted by libzmq, so this copies no payload.
     for (std::size_t i = kClientBody; i < request.size(); ++i) sender.add_copy(request[i]);
     const SendResult result = sender.finish();
@@ -374,15 +392,16 @@ bool Broker::Impl::send_request(WorkerEntry& worker) {
 }
 
 void Broker::Impl::dispatch(ServiceEntry& service) {
-    // A failed send removes that worker and requeues the request at the front, where the next
-    // idle worker picks it up; each failure shrinks the idle list, so this ends.
+    // A failed send removes that worker and requeues its requests at the front, where the next
+    // worker with credit picks them up; each pass either sends a queued request or removes a
+    // worker, so this ends.
     while (WorkerEntry* worker = registry.assign_next(service)) {
         if (!send_request(*worker)) remove_worker(*worker);
     }
 }
 
 void Broker::Impl::remove_worker(WorkerEntry& worker) {
-    if (registry.remove_worker(worker)) ++counters.requeued;
+    counters.requeued += registry.remove_worker(worker);
     stats_dirty = true;
 }
 
@@ -436,7 +455,7 @@ void Broker::Impl::on_tick() {
         ++counters.workers_expired;
         log.warn("worker expired", {{"worker", mdp::to_hex(worker->identity)},
                                     {"service", worker->service->name},
-                                    {"busy", worker->busy ? "true" : "false"}});
+                                    {"in_flight", std::to_string(worker->in_flight.size())}});
         // In case it is alive but was cut off: DISCONNECT makes it re-register at once.
         send_command(worker->identity, Command::kDisconnect);
         remove_worker(*worker);

@@ -29,47 +29,60 @@ WorkerEntry* BrokerRegistry::find_worker(std::string_view identity) noexcept {
 }
 
 WorkerEntry& BrokerRegistry::add_worker(std::string_view identity, ServiceEntry& service,
-                                        BrokerClock::time_point expiry) {
-    auto entry = std::make_unique<WorkerEntry>();
+                                        BrokerClock::time_point expiry, std::size_t prefetch) {
+    auto entry = std::make_unique<WorkerEntry>(std::max<std::size_t>(prefetch, 1));
     entry->identity = std::string(identity);
     entry->service = &service;
     entry->expiry = expiry;
+    entry->last_used = ++use_clock_;
     WorkerEntry& ref = *entry;
     workers_.emplace(ref.identity, std::move(entry));
-    service.idle.push_back(&ref);
-    ++service.workers;
+    service.workers.push_back(&ref);
     return ref;
 }
 
-bool BrokerRegistry::remove_worker(WorkerEntry& worker) {
+std::size_t BrokerRegistry::remove_worker(WorkerEntry& worker) {
     ServiceEntry& service = *worker.service;
-    bool requeued = false;
-    if (worker.busy) {
-        // Front, not back: this request has already waited its turn once.
-        service.queue.push_front(std::move(worker.serving));
-        requeued = true;
-    } else {
-        const auto it = std::find(service.idle.begin(), service.idle.end(), &worker);
-        if (it != service.idle.end()) service.idle.erase(it);
+    // Front, not back: these requests have already waited their turn once. Newest first, so
+    // the oldest ends up at the very front and the original order is kept.
+    const std::size_t requeued = worker.in_flight.size();
+    for (std::size_t i = requeued; i-- > 0;) {
+        service.queue.push_front(std::move(worker.in_flight[i]));
     }
-    --service.workers;
+    std::erase(service.workers, &worker);
     const auto it = workers_.find(worker.identity);
     if (it != workers_.end()) workers_.erase(it);  // destroys `worker`
     return requeued;
 }
 
+WorkerEntry* BrokerRegistry::choose_worker(const ServiceEntry& service) noexcept {
+    // A linear scan: a service has a handful of workers (replicas <= 64), and the scan keeps
+    // "fewest in flight, then least recently used" exact without a second index to maintain.
+    WorkerEntry* best = nullptr;
+    for (WorkerEntry* worker : service.workers) {
+        if (!worker->has_credit()) continue;
+        if (best == nullptr || worker->in_flight.size() < best->in_flight.size() ||
+            (worker->in_flight.size() == best->in_flight.size() &&
+             worker->last_used < best->last_used)) {
+            best = worker;
+        }
+    }
+    return best;
+}
+
 WorkerEntry* BrokerRegistry::submit(ServiceEntry& service, mdp::Parts& request,
                                     BrokerClock::time_point now, std::uint64_t& dropped) {
-    if (service.queue.empty() && !service.idle.empty()) {
-        WorkerEntry* worker = service.idle.front();
-        service.idle.pop_front();
-        worker->busy = true;
-        // Swap rather than move: the caller's receive vector inherits the worker's old
-        // capacity, so the steady state allocates nothing per request.
-        worker->serving.parts.swap(request);
-        request.clear();
-        worker->serving.arrived = now;
-        return worker;
+    if (service.queue.empty()) {
+        if (WorkerEntry* worker = choose_worker(service)) {
+            QueuedRequest& slot = worker->in_flight.push_back_slot();
+            // Swap rather than move: the caller's receive vector inherits the slot's old
+            // capacity, so the steady state allocates nothing per request.
+            slot.parts.swap(request);
+            request.clear();
+            slot.arrived = now;
+            worker->last_used = ++use_clock_;
+            return worker;
+        }
     }
     while (service.queue.size() >= max_queued_per_service_) {
         service.queue.pop_front();  // the oldest is the least likely to still be awaited
@@ -82,19 +95,32 @@ WorkerEntry* BrokerRegistry::submit(ServiceEntry& service, mdp::Parts& request,
 }
 
 WorkerEntry* BrokerRegistry::assign_next(ServiceEntry& service) {
-    if (service.queue.empty() || service.idle.empty()) return nullptr;
-    WorkerEntry* worker = service.idle.front();
-    service.idle.pop_front();
-    worker->busy = true;
-    worker->serving = std::move(service.queue.front());
+    if (service.queue.empty()) return nullptr;
+    WorkerEntry* worker = choose_worker(service);
+    if (worker == nullptr) return nullptr;
+    worker->in_flight.push_back_slot() = std::move(service.queue.front());
     service.queue.pop_front();
+    worker->last_used = ++use_clock_;
     return worker;
 }
 
-void BrokerRegistry::release(WorkerEntry& worker) {
-    worker.busy = false;
-    worker.serving.parts.clear();  // keeps capacity for the next swap in submit()
-    worker.service->idle.push_back(&worker);
+bool BrokerRegistry::release(WorkerEntry& worker, std::string_view client) {
+    auto& in_flight = worker.in_flight;
+    for (std::size_t i = 0; i < in_flight.size(); ++i) {
+        if (mdp::view_of(in_flight[i].parts[0]) != client) continue;
+        // Clearing drops the frames and keeps the capacity for submit().
+        if (i == 0) {
+            in_flight.front().parts.clear();  // the usual case: workers answer in order
+            in_flight.pop_front();
+        } else {
+            in_flight.rotate_to_back(i);  // keeps the others in order
+            in_flight.back().parts.clear();
+            in_flight.pop_back();
+        }
+        worker.last_used = ++use_clock_;
+        return true;
+    }
+    return false;
 }
 
 std::uint64_t BrokerRegistry::drop_requests_before(BrokerClock::time_point cutoff) {
@@ -131,7 +157,7 @@ void BrokerRegistry::for_each_service(const std::function<void(ServiceEntry&)>& 
 void BrokerRegistry::forget_unused_services() {
     std::erase_if(services_, [](const auto& item) {
         const ServiceEntry& service = *item.second;
-        return service.workers == 0 && service.queue.empty() && service.dropped_unreported == 0;
+        return service.workers.empty() && service.queue.empty() && service.dropped_unreported == 0;
     });
 }
 
@@ -139,8 +165,10 @@ std::map<std::string, ServiceStats> BrokerRegistry::service_stats() const {
     std::map<std::string, ServiceStats> out;
     for (const auto& [name, service] : services_) {
         ServiceStats stats;
-        stats.workers_idle = service->idle.size();
-        stats.workers_busy = service->workers - service->idle.size();
+        for (const WorkerEntry* worker : service->workers) {
+            ++(worker->busy() ? stats.workers_busy : stats.workers_idle);
+            stats.in_flight += worker->in_flight.size();
+        }
         stats.queued = service->queue.size();
         out.emplace(name, stats);
     }

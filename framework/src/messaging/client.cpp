@@ -165,7 +165,8 @@ Result<std::map<std::string, ServiceStats>> Client::services() {
         auto line = mmi::parse_service_line(body[i]);
         if (!line) {
             return internal_error("mdp client: mmi.services reply line " + std::to_string(i) +
-                                  " is not \"name idle busy queued\": '" + body[i] + "'");
+                                  " is not \"name idle busy queued [in_flight]\": '" + body[i] +
+                                  "'");
         }
         out.insert(std::move(*line));
     }

@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <limits>
+
+#include "digitpipe/mdp.hpp"
 
 namespace digitpipe::framework::mdp {
 namespace {
@@ -46,6 +49,20 @@ std::optional<Command> parse_command(const zmq::message_t& frame) noexcept {
         return std::nullopt;
     }
     return static_cast<Command>(byte);
+}
+
+std::optional<int> parse_prefetch(const zmq::message_t& frame) noexcept {
+    const std::string_view text = view_of(frame);
+    int value = 0;
+    // from_chars alone would accept a leading '-'; digits only keeps the wire form plain.
+    if (text.empty() ||
+        !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        return std::nullopt;
+    }
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+    if (value < 1 || value > kMaxPrefetch) return std::nullopt;
+    return value;
 }
 
 std::string to_hex(std::string_view bytes) {

@@ -33,6 +33,10 @@ enum class Command : std::uint8_t {
     kDisconnect = 0x05,
 };
 
+// The prefetch credit carried by READY's optional frame (see mdp.hpp): decimal digits only,
+// in 1..kMaxPrefetch; nullopt otherwise.
+std::optional<int> parse_prefetch(const zmq::message_t& frame) noexcept;
+
 // "READY", "REQUEST", ... for logs.
 std::string_view command_name(Command command) noexcept;
 

@@ -30,19 +30,38 @@ std::string format_service_line(std::string_view name, const ServiceStats& stats
     line += std::to_string(stats.workers_busy);
     line += ' ';
     line += std::to_string(stats.queued);
+    line += ' ';
+    line += std::to_string(stats.in_flight);
     return line;
 }
 
 std::optional<std::pair<std::string, ServiceStats>> parse_service_line(std::string_view line) {
+    // The last four fields as counts; failing that (an older broker), the last three.
+    std::string_view rest = line;
+    std::optional<std::size_t> counts[4];
+    std::size_t found = 0;
+    for (; found < 4; ++found) {
+        counts[found] = pop_count(rest);
+        if (!counts[found]) break;
+    }
     ServiceStats stats;
-    const auto queued = pop_count(line);
-    const auto busy = queued ? pop_count(line) : std::nullopt;
-    const auto idle = busy ? pop_count(line) : std::nullopt;
-    if (!idle || line.empty()) return std::nullopt;
+    if (found == 4 && !rest.empty()) {
+        stats.in_flight = *counts[0];
+        stats.queued = *counts[1];
+        stats.workers_busy = *counts[2];
+        stats.workers_idle = *counts[3];
+        return std::make_pair(std::string(rest), stats);
+    }
+    rest = line;
+    const auto queued = pop_count(rest);
+    const auto busy = queued ? pop_count(rest) : std::nullopt;
+    const auto idle = busy ? pop_count(rest) : std::nullopt;
+    if (!idle || rest.empty()) return std::nullopt;
     stats.workers_idle = *idle;
     stats.workers_busy = *busy;
     stats.queued = *queued;
-    return std::make_pair(std::string(line), stats);
+    stats.in_flight = *busy;
+    return std::make_pair(std::string(rest), stats);
 }
 
 }  // namespace digitpipe::framework::mmi

@@ -6,7 +6,9 @@
 //               further request frames are echoed after the code, so an asynchronous caller
 //               can carry its correlation id through (the RFC leaves them undefined).
 // mmi.services  request body empty; reply body ["200", line...], one frame per service the
-//               broker knows, each "name idle busy queued" (decimal counts, single spaces).
+//               broker knows, each "name idle busy queued in_flight" (decimal counts, single
+//               spaces; in_flight came with the prefetch extension, so readers also accept
+//               the older "name idle busy queued").
 // mmi.<other>   reply body ["501"].
 #pragma once
 
@@ -28,11 +30,14 @@ inline constexpr std::string_view kNotImplemented = "501";
 
 inline bool is_mmi(std::string_view service) noexcept { return service.starts_with(kPrefix); }
 
-// "name idle busy queued".
+// "name idle busy queued in_flight".
 std::string format_service_line(std::string_view name, const ServiceStats& stats);
 
-// Inverse of format_service_line; nullopt when the line does not have that shape. The counts
-// are the last three fields, so a name containing spaces still parses.
+// Inverse of format_service_line, also reading an older broker's "name idle busy queued"
+// (in_flight = busy, each busy worker then holding one request); nullopt when the line has
+// neither shape. The counts are the last fields, so a name containing spaces still parses,
+// except that an older broker's line for a name ending in " <digits>" reads as the new shape
+// (digitpipe's service names contain no spaces).
 std::optional<std::pair<std::string, ServiceStats>> parse_service_line(std::string_view line);
 
 }  // namespace digitpipe::framework::mmi

@@ -10,6 +10,7 @@
 
 #include "config_test_util.hpp"
 #include "digitpipe/deployment.hpp"
+#include "digitpipe/mdp.hpp"
 
 namespace digitpipe::framework {
 namespace {
@@ -279,6 +280,29 @@ TEST(DeploymentTest, OverridesApplyAndNameThemselvesInProblems) {
     ASSERT_EQ(problems.size(), 1u);
     EXPECT_EQ(problems[0].to_string(),
               "--set stages.echo.replicas=100: stages.echo.replicas: must be in 0..64, got 100");
+}
+
+TEST(DeploymentTest, PrefetchDefaultsToOneAndIsBoundedLikeTheWorkers) {
+    TempDir dir;
+    const auto file = dir.write("deploy.yaml", kMinimal);
+    EXPECT_EQ(load_deployment(file).stages.at("echo").prefetch, 1);
+    // The bound is WorkerOptions' (kMaxPrefetch): a valid deployment never fails in the worker.
+    const std::string max = std::to_string(kMaxPrefetch);
+    EXPECT_EQ(load_deployment(file, {"stages.echo.prefetch=" + max}).stages.at("echo").prefetch,
+              kMaxPrefetch);
+
+    const auto problems = deployment_problems(dir,
+                                              "broker: {endpoint: tcp://127.0.0.1:5555}\n"
+                                              "stages:\n"
+                                              "  a: {plugin: a, prefetch: 0}\n"
+                                              "  b: {plugin: b, prefetch: 1025}\n"
+                                              "  c: {plugin: c, prefetch: many}\n"
+                                              "  d: {plugin: d, prefetch: 16}\n");
+    EXPECT_THAT(paths_of(problems),
+                ElementsAre("stages.a.prefetch", "stages.b.prefetch", "stages.c.prefetch"));
+    EXPECT_EQ(problems[0].message, "must be in 1.." + max + ", got 0");
+    EXPECT_EQ(problems[1].message, "must be in 1.." + max + ", got 1025");
+    EXPECT_EQ(problems[1].line, 4);
 }
 
 TEST(DeploymentTest, UnreadableDeploymentNamesTheFile) {

@@ -1,9 +1,12 @@
 // Unit tests of the broker's queueing rules (framework/src/messaging/broker_registry.cpp):
-// least-recently-used dispatch, per-service queue cap, requeue at the front, age limit.
+// least-recently-used dispatch, prefetch credit (fewest in flight first, release by client,
+// requeue of everything a worker held), per-service queue cap, requeue at the front, age limit.
 // No sockets: requests are plain zmq messages.
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "messaging/broker_registry.hpp"
 
@@ -13,9 +16,9 @@ namespace {
 using namespace std::chrono_literals;
 
 // A client request as the ROUTER delivers it; `tag` goes in the body to tell requests apart.
-mdp::Parts request(const std::string& tag) {
+mdp::Parts request(const std::string& tag, const std::string& client = "client") {
     mdp::Parts parts;
-    parts.emplace_back(std::string_view("client"));
+    parts.emplace_back(client);
     parts.emplace_back(std::string_view(""));
     parts.emplace_back(std::string_view("MDPC01"));
     parts.emplace_back(std::string_view("svc"));
@@ -24,6 +27,21 @@ mdp::Parts request(const std::string& tag) {
 }
 
 std::string tag_of(const QueuedRequest& queued) { return queued.parts.at(4).to_string(); }
+
+// Tags of the requests `worker` holds, oldest first.
+std::vector<std::string> held_by(WorkerEntry& worker) {
+    std::vector<std::string> tags;
+    for (std::size_t i = 0; i < worker.in_flight.size(); ++i) {
+        tags.push_back(tag_of(worker.in_flight[i]));
+    }
+    return tags;
+}
+
+std::vector<std::string> queued_in(const ServiceEntry& service) {
+    std::vector<std::string> tags;
+    for (const auto& queued : service.queue) tags.push_back(tag_of(queued));
+    return tags;
+}
 
 class BrokerRegistryTest : public ::testing::Test {
  protected:
@@ -40,9 +58,11 @@ TEST_F(BrokerRegistryTest, SubmitGoesToTheLeastRecentlyUsedIdleWorker) {
     auto first = request("1");
     EXPECT_EQ(registry.submit(service, first, t0, dropped), &a);
     EXPECT_TRUE(first.empty());
-    EXPECT_TRUE(a.busy);
-    EXPECT_EQ(tag_of(a.serving), "1");
-    registry.release(a);  // a is now the most recently used
+    EXPECT_TRUE(a.busy());
+    EXPECT_FALSE(a.has_credit());
+    EXPECT_EQ(held_by(a), std::vector<std::string>{"1"});
+    EXPECT_TRUE(registry.release(a, "client"));  // a is now the most recently used
+    EXPECT_FALSE(a.busy());
 
     auto second = request("2");
     EXPECT_EQ(registry.submit(service, second, t0, dropped), &b);
@@ -61,11 +81,11 @@ TEST_F(BrokerRegistryTest, QueuesWhileNoWorkerIsIdleAndServesOldestFirst) {
 
     WorkerEntry& worker = registry.add_worker("w", service, t0 + 1s);
     EXPECT_EQ(registry.assign_next(service), &worker);
-    EXPECT_EQ(tag_of(worker.serving), "1");
+    EXPECT_EQ(held_by(worker), std::vector<std::string>{"1"});
     EXPECT_EQ(registry.assign_next(service), nullptr);  // no idle worker left
-    registry.release(worker);
+    EXPECT_TRUE(registry.release(worker, "client"));
     EXPECT_EQ(registry.assign_next(service), &worker);
-    EXPECT_EQ(tag_of(worker.serving), "2");
+    EXPECT_EQ(held_by(worker), std::vector<std::string>{"2"});
 }
 
 TEST_F(BrokerRegistryTest, DropsTheOldestBeyondTheQueueCap) {
@@ -89,18 +109,18 @@ TEST_F(BrokerRegistryTest, RequeuesABusyWorkersRequestAtTheFront) {
     auto waiting = request("waiting");
     ASSERT_EQ(registry.submit(service, waiting, t0, dropped), nullptr);
 
-    EXPECT_TRUE(registry.remove_worker(worker));
+    EXPECT_EQ(registry.remove_worker(worker), 1u);
     EXPECT_EQ(registry.find_worker("w"), nullptr);
     ASSERT_EQ(service.queue.size(), 2u);
     EXPECT_EQ(tag_of(service.queue.front()), "served");
-    EXPECT_EQ(service.workers, 0u);
+    EXPECT_TRUE(service.workers.empty());
 }
 
 TEST_F(BrokerRegistryTest, RemovingAnIdleWorkerRequeuesNothing) {
     ServiceEntry& service = registry.ensure_service("svc");
     WorkerEntry& worker = registry.add_worker("w", service, t0 + 1s);
-    EXPECT_FALSE(registry.remove_worker(worker));
-    EXPECT_TRUE(service.idle.empty());
+    EXPECT_EQ(registry.remove_worker(worker), 0u);
+    EXPECT_TRUE(service.workers.empty());
     EXPECT_TRUE(service.queue.empty());
 }
 
@@ -135,6 +155,87 @@ TEST_F(BrokerRegistryTest, CountsIdleBusyAndQueuedPerService) {
     EXPECT_EQ(stats.at("svc").workers_idle, 1u);
     EXPECT_EQ(stats.at("svc").workers_busy, 1u);
     EXPECT_EQ(stats.at("svc").queued, 0u);
+    EXPECT_EQ(stats.at("svc").in_flight, 1u);
+}
+
+TEST_F(BrokerRegistryTest, AWorkerHoldsUpToItsCreditThenRequestsQueue) {
+    ServiceEntry& service = registry.ensure_service("svc");
+    WorkerEntry& worker = registry.add_worker("w", service, t0 + 1s, /*prefetch=*/2);
+    auto one = request("1");
+    auto two = request("2");
+    auto three = request("3");
+    EXPECT_EQ(registry.submit(service, one, t0, dropped), &worker);
+    EXPECT_EQ(registry.submit(service, two, t0, dropped), &worker);
+    EXPECT_EQ(registry.submit(service, three, t0, dropped), nullptr);
+    EXPECT_EQ(held_by(worker), (std::vector<std::string>{"1", "2"}));
+    EXPECT_EQ(queued_in(service), std::vector<std::string>{"3"});
+    const auto stats = registry.service_stats().at("svc");
+    EXPECT_EQ(stats.workers_busy, 1u);
+    EXPECT_EQ(stats.in_flight, 2u);
+    EXPECT_EQ(stats.queued, 1u);
+
+    // One reply frees one slot; the queued request takes it, behind the one still held.
+    EXPECT_TRUE(registry.release(worker, "client"));
+    EXPECT_EQ(registry.assign_next(service), &worker);
+    EXPECT_EQ(held_by(worker), (std::vector<std::string>{"2", "3"}));
+}
+
+TEST_F(BrokerRegistryTest, DispatchPrefersTheFewestInFlightThenTheLeastRecentlyUsed) {
+    ServiceEntry& service = registry.ensure_service("svc");
+    WorkerEntry& deep = registry.add_worker("deep", service, t0 + 1s, /*prefetch=*/4);
+    WorkerEntry& plain = registry.add_worker("plain", service, t0 + 1s);
+    std::vector<WorkerEntry*> chosen;
+    for (int i = 0; i < 5; ++i) {
+        auto parts = request(std::to_string(i));
+        chosen.push_back(registry.submit(service, parts, t0, dropped));
+    }
+    // deep (registered first) and plain tie at 0; then plain is full and deep takes the rest.
+    EXPECT_EQ(chosen, (std::vector<WorkerEntry*>{&deep, &plain, &deep, &deep, &deep}));
+    EXPECT_TRUE(service.queue.empty());
+
+    // Equal load: the one used longer ago gets the next request.
+    ServiceEntry& other = registry.ensure_service("other");
+    WorkerEntry& a = registry.add_worker("a", other, t0 + 1s, /*prefetch=*/8);
+    WorkerEntry& b = registry.add_worker("b", other, t0 + 1s, /*prefetch=*/8);
+    std::vector<WorkerEntry*> rotation;
+    for (int i = 0; i < 4; ++i) {
+        auto parts = request(std::to_string(i));
+        rotation.push_back(registry.submit(other, parts, t0, dropped));
+    }
+    EXPECT_EQ(rotation, (std::vector<WorkerEntry*>{&a, &b, &a, &b}));
+}
+
+TEST_F(BrokerRegistryTest, ReleaseTakesTheOldestRequestOfThatClient) {
+    ServiceEntry& service = registry.ensure_service("svc");
+    WorkerEntry& worker = registry.add_worker("w", service, t0 + 1s, /*prefetch=*/4);
+    for (const auto& [tag, client] :
+         std::vector<std::pair<std::string, std::string>>{{"x1", "x"}, {"y1", "y"}, {"x2", "x"}}) {
+        auto parts = request(tag, client);
+        ASSERT_EQ(registry.submit(service, parts, t0, dropped), &worker);
+    }
+    EXPECT_FALSE(registry.release(worker, "z"));
+    EXPECT_EQ(held_by(worker), (std::vector<std::string>{"x1", "y1", "x2"}));
+    EXPECT_TRUE(registry.release(worker, "y"));
+    EXPECT_EQ(held_by(worker), (std::vector<std::string>{"x1", "x2"}));
+    EXPECT_TRUE(registry.release(worker, "x"));
+    EXPECT_EQ(held_by(worker), std::vector<std::string>{"x2"});
+}
+
+TEST_F(BrokerRegistryTest, RemovingAWorkerRequeuesAllItHeldInOrderAtTheFront) {
+    ServiceEntry& service = registry.ensure_service("svc");
+    WorkerEntry& worker = registry.add_worker("w", service, t0 + 1s, /*prefetch=*/3);
+    for (const char* tag : {"a", "b", "c", "waiting"}) {
+        auto parts = request(tag);
+        registry.submit(service, parts, t0, dropped);
+    }
+    EXPECT_TRUE(registry.release(worker, "client"));  // "a" answered
+    auto late = request("d");
+    ASSERT_EQ(registry.assign_next(service), &worker);  // takes "waiting"
+    ASSERT_EQ(registry.submit(service, late, t0, dropped), nullptr);
+    EXPECT_EQ(held_by(worker), (std::vector<std::string>{"b", "c", "waiting"}));
+
+    EXPECT_EQ(registry.remove_worker(worker), 3u);
+    EXPECT_EQ(queued_in(service), (std::vector<std::string>{"b", "c", "waiting", "d"}));
 }
 
 TEST_F(BrokerRegistryTest, ForgetsServicesWithNoWorkersAndNoQueue) {

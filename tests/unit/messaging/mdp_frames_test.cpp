@@ -1,10 +1,11 @@
-// Unit tests of the 7/MDP frame helpers (framework/src/messaging/mdp_frames.cpp) and the
-// "mmi.services" line format (mmi.cpp). Internal headers are reached by relative path: the
-// messaging library keeps src/ private.
+// Unit tests of the 7/MDP frame helpers (framework/src/messaging/mdp_frames.cpp), including
+// the prefetch credit frame, and the "mmi.services" line format (mmi.cpp). Internal headers
+// are reached by relative path: the messaging library keeps src/ private.
 #include <gtest/gtest.h>
 
 #include <string>
 
+#include "digitpipe/mdp.hpp"
 #include "messaging/mdp_frames.hpp"
 #include "messaging/mmi.hpp"
 
@@ -50,23 +51,50 @@ TEST(MdpFramesTest, DescribesAllPartsInOrder) {
     EXPECT_EQ(mdp::total_size(parts), 7u);
 }
 
+TEST(MdpFramesTest, ParsesThePrefetchCreditAsPlainDecimalInRange) {
+    const auto credit = [](const std::string& text) {
+        return mdp::parse_prefetch(zmq::message_t(text.data(), text.size()));
+    };
+    EXPECT_EQ(credit("1"), 1);
+    EXPECT_EQ(credit("64"), 64);
+    EXPECT_EQ(credit(std::to_string(kMaxPrefetch)), kMaxPrefetch);
+    for (const std::string bad :
+         {"", "0", "-1", "+4", " 4", "4 ", "abc", "4x", "1025", "5000", "99999999999999999999"}) {
+        EXPECT_FALSE(credit(bad).has_value()) << "'" << bad << "'";
+    }
+}
+
 TEST(MmiTest, ServiceLineRoundTrips) {
-    const ServiceStats stats{/*workers_idle=*/2, /*workers_busy=*/1, /*queued=*/7};
+    const ServiceStats stats{/*workers_idle=*/2, /*workers_busy=*/1, /*queued=*/7,
+                             /*in_flight=*/16};
     const std::string line = mmi::format_service_line("digitpipe.infer", stats);
-    EXPECT_EQ(line, "digitpipe.infer 2 1 7");
+    EXPECT_EQ(line, "digitpipe.infer 2 1 7 16");
     const auto parsed = mmi::parse_service_line(line);
     ASSERT_TRUE(parsed.has_value());
     EXPECT_EQ(parsed->first, "digitpipe.infer");
     EXPECT_EQ(parsed->second.workers_idle, 2u);
     EXPECT_EQ(parsed->second.workers_busy, 1u);
     EXPECT_EQ(parsed->second.queued, 7u);
+    EXPECT_EQ(parsed->second.in_flight, 16u);
+}
+
+TEST(MmiTest, ReadsTheLinesOfOlderBrokers) {
+    // Before the prefetch extension: "name idle busy queued", one request per busy worker.
+    const auto parsed = mmi::parse_service_line("digitpipe.infer 2 3 7");
+    ASSERT_TRUE(parsed.has_value());
+    EXPECT_EQ(parsed->first, "digitpipe.infer");
+    EXPECT_EQ(parsed->second.workers_idle, 2u);
+    EXPECT_EQ(parsed->second.workers_busy, 3u);
+    EXPECT_EQ(parsed->second.queued, 7u);
+    EXPECT_EQ(parsed->second.in_flight, 3u);
 }
 
 TEST(MmiTest, ServiceLineKeepsSpacesInTheName) {
-    const auto parsed = mmi::parse_service_line("odd name 0 0 3");
+    const auto parsed = mmi::parse_service_line("odd name 0 0 3 5");
     ASSERT_TRUE(parsed.has_value());
     EXPECT_EQ(parsed->first, "odd name");
     EXPECT_EQ(parsed->second.queued, 3u);
+    EXPECT_EQ(parsed->second.in_flight, 5u);
 }
 
 TEST(MmiTest, RejectsLinesOfTheWrongShape) {
@@ -76,6 +104,7 @@ TEST(MmiTest, RejectsLinesOfTheWrongShape) {
     EXPECT_FALSE(mmi::parse_service_line("name 1 2 x"));
     EXPECT_FALSE(mmi::parse_service_line("name 1 -2 3"));
     EXPECT_FALSE(mmi::parse_service_line("name 1 2 3 "));
+    EXPECT_FALSE(mmi::parse_service_line("name 1 2 3 4 "));
 }
 
 TEST(MmiTest, ReservesTheMmiPrefix) {
