@@ -35,11 +35,11 @@ int run_status(const programs::CommonFlags& common, int timeout_ms) {
                       << " did not answer: " << services.status().message() << "\n";
             return 1;
         }
-        std::printf("broker %s\n%-28s %6s %6s %7s\n", deployment.broker.endpoint.c_str(), "SERVICE",
-                    "IDLE", "BUSY", "QUEUED");
+        std::printf("broker %s\n%-28s %6s %6s %7s %9s\n", deployment.broker.endpoint.c_str(),
+                    "SERVICE", "IDLE", "BUSY", "QUEUED", "IN_FLIGHT");
         for (const auto& [name, stats] : *services) {
-            std::printf("%-28s %6zu %6zu %7zu\n", name.c_str(), stats.workers_idle,
-                        stats.workers_busy, stats.queued);
+            std::printf("%-28s %6zu %6zu %7zu %9zu\n", name.c_str(), stats.workers_idle,
+                        stats.workers_busy, stats.queued, stats.in_flight);
         }
         return 0;
     });
