@@ -19,4 +19,15 @@ int run_status(const programs::CommonFlags& common, int timeout_ms);
 int run_request(const programs::CommonFlags& common, const std::string& service,
                 const std::string& verb, const std::string& header_json, int timeout_ms);
 
+// Runs an experiment (or resumes run `resume`) on the deployment's train stage, showing its
+// progress; common.overrides apply to the experiment. Exit 0 finished, 1 failed, 2 a bad
+// experiment, 130 cancelled (Ctrl-C).
+int run_train(const programs::CommonFlags& common, const std::string& experiment_file,
+              const std::string& resume, const framework::StopSignal& stop);
+
+// Evaluates a model file on the evaluate stage and prints accuracy, per-class metrics, the
+// confusion matrix and the most confidently wrong examples (or the reply's JSON).
+int run_eval(const programs::CommonFlags& common, const std::string& model,
+             const std::string& dataset, bool as_json, const framework::StopSignal& stop);
+
 }  // namespace digitpipe::cli

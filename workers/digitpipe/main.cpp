@@ -2,6 +2,8 @@
 //   digitpipe up      [--config FILE] [--set k=v]...   start and supervise everything
 //   digitpipe status  [--config FILE]                  services, workers, queues
 //   digitpipe request SERVICE VERB [--header JSON]     one request, reply printed as JSON
+//   digitpipe train   EXPERIMENT [--set k=v]... | --resume RUN   run an experiment
+//   digitpipe eval    MODEL [--dataset mnist|fashion]  accuracy, per-class metrics, confusion
 #include <iostream>
 
 #include "commands.hpp"
@@ -17,6 +19,8 @@ constexpr const char* kUsage =
     "  up                      start the deployment's broker and workers; Ctrl-C stops all\n"
     "  status                  list services, live workers and queue depth\n"
     "  request SERVICE VERB    send one request, print the reply\n"
+    "  train EXPERIMENT        run an experiment (configs/experiments/*.yaml), live progress\n"
+    "  eval MODEL              evaluate a model file: accuracy, per-class metrics, confusion\n"
     "run 'digitpipe <command> --help' for its options\n";
 
 }  // namespace
@@ -28,14 +32,28 @@ int main(int argc, char** argv) {
         return argc < 2 ? 2 : 0;
     }
     const std::string command = argv[1];
-    if (command != "up" && command != "status" && command != "request") {
+    const bool learning = command == "train" || command == "eval";
+    if (command != "up" && command != "status" && command != "request" && !learning) {
         std::cerr << "digitpipe: unknown command '" << command << "'\n" << kUsage;
         return 2;
     }
     po::options_description flags("digitpipe " + command + " [options]");
-    programs::add_common_flags(flags, "configs/local.yaml");
+    programs::add_common_flags(flags,
+                               learning ? "configs/pipeline.yaml" : "configs/local.yaml");
     po::positional_options_description positional;
-    if (command != "up") {
+    if (command == "train") {
+        flags.add_options()("experiment", po::value<std::string>(),
+                            "experiment YAML (--set overrides apply to it)")(
+            "resume", po::value<std::string>()->default_value(""),
+            "resume run RUN (a folder in runs/) from its last checkpoint");
+        positional.add("experiment", 1);
+    } else if (command == "eval") {
+        flags.add_options()("model", po::value<std::string>()->required(),
+                            "model file (.safetensors)")(
+            "dataset", po::value<std::string>()->default_value(""),
+            "mnist or fashion (default: the model's own)")("json", "print the reply as JSON");
+        positional.add("model", 1);
+    } else if (command != "up") {
         flags.add_options()("timeout-ms", po::value<int>()->default_value(3000),
                             "how long to wait for an answer");
     }
@@ -52,6 +70,21 @@ int main(int argc, char** argv) {
         return *exit;
     }
     const auto common = programs::common_flags(values);
+    if (command == "train") {
+        const auto resume = values["resume"].as<std::string>();
+        if ((values.count("experiment") > 0) == !resume.empty()) {
+            std::cerr << "digitpipe train: give an experiment file or --resume RUN (not both)\n";
+            return 2;
+        }
+        return digitpipe::cli::run_train(
+            common, values.count("experiment") ? values["experiment"].as<std::string>() : "",
+            resume, stop);
+    }
+    if (command == "eval") {
+        return digitpipe::cli::run_eval(common, values["model"].as<std::string>(),
+                                        values["dataset"].as<std::string>(),
+                                        values.count("json") > 0, stop);
+    }
     if (command == "up") return digitpipe::cli::run_up(common, stop);
     if (command == "status")
         return digitpipe::cli::run_status(common, values["timeout-ms"].as<int>());

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "commands.hpp"
+#include "in_process.hpp"
 #include "digitpipe/deployment.hpp"
 #include "digitpipe/log.hpp"
 #include "digitpipe/mdp.hpp"
@@ -20,12 +21,6 @@ namespace {
 
 std::filesystem::path program_dir() {
     return std::filesystem::canonical("/proc/self/exe").parent_path();
-}
-
-std::vector<std::filesystem::path> plugin_dirs(const fw::DeploymentConfig& deployment) {
-    const auto it = deployment.paths.find("plugins");
-    return {it != deployment.paths.end() ? it->second
-                                         : std::filesystem::path(DIGITPIPE_DEFAULT_PLUGIN_DIR)};
 }
 
 // The flags every child gets so it reads the same effective configuration as we did.
@@ -68,24 +63,12 @@ int run_supervised(const programs::CommonFlags& common, const fw::DeploymentConf
 
 int run_in_process(const programs::CommonFlags& common, const fw::DeploymentConfig& deployment,
                    const fw::StopSignal& stop) {
-    zmq::context_t context(1);
-    fw::Broker broker(context, fw::make_broker_options(deployment.broker, common.verbose));
-    // Configure every stage before any thread starts, so a bad config fails with nothing
-    // half-running.
-    std::vector<std::unique_ptr<fw::StageHost>> hosts;
-    for (const auto& [name, stage] : deployment.stages) {
-        for (int replica = 1; replica <= stage.replicas; ++replica) {
-            hosts.push_back(std::make_unique<fw::StageHost>(
-                context, deployment, name,
-                fw::StageHostOptions{plugin_dirs(deployment), common.verbose}));
-        }
-    }
-    std::vector<std::thread> threads;
-    threads.emplace_back([&] { broker.run(stop.flag()); });
-    for (auto& host : hosts) threads.emplace_back([&, h = host.get()] { h->run(stop.flag()); });
-    std::cout << "digitpipe up: in-process deployment on " << broker.endpoint() << ", "
-              << hosts.size() << " workers (Ctrl-C stops everything)" << std::endl;
-    for (auto& t : threads) t.join();
+    InProcessDeployment in_process(deployment, common.verbose);
+    in_process.start(&stop.flag());
+    std::cout << "digitpipe up: in-process deployment on " << in_process.endpoint() << ", "
+              << in_process.worker_count() << " workers (Ctrl-C stops everything)" << std::endl;
+    while (!stop.stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    in_process.stop();
     std::cout << "digitpipe up: stopped" << std::endl;
     return 0;
 }

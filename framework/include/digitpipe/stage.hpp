@@ -20,6 +20,7 @@
 #include "digitpipe/config.hpp"
 #include "digitpipe/envelope.hpp"
 #include "digitpipe/log.hpp"
+#include "digitpipe/status.hpp"
 
 namespace digitpipe::framework {
 
@@ -82,6 +83,14 @@ class StageContext {
     // the stream is not configured. Each returned object belongs to the caller.
     virtual std::unique_ptr<StreamWriter> open_stream_writer(std::string_view name) = 0;
     virtual std::unique_ptr<StreamReader> open_stream_reader(std::string_view name) = 0;
+
+    // Sends `request` to another service through the broker (e.g. the train stage ordering
+    // batches from `digitpipe.augment`) and waits for its reply, resending on silence, at most
+    // until request.deadline. Any thread may call it; calls are serialised.
+    // Returns the reply (whose own status may be an error), or kUnavailable when no worker
+    // answered, kDeadlineExceeded past the deadline, kInvalidArgument for an unencodable
+    // request or an undecodable reply.
+    virtual Result<Reply> call(std::string_view service, const Request& request) = 0;
 };
 
 // One pipeline step loaded from a plugin. Owned by the host's plugin registry, which keeps the
@@ -110,7 +119,7 @@ class Stage {
 // ---- the C entry point -------------------------------------------------------------------
 
 // Bump when Stage, StageContext or this descriptor change in a way old plugins cannot follow.
-#define DIGITPIPE_STAGE_ABI_VERSION 1
+#define DIGITPIPE_STAGE_ABI_VERSION 2
 
 extern "C" {
 // What a plugin exports, through its one symbol digitpipe_stage_descriptor_v1.

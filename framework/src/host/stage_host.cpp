@@ -122,6 +122,34 @@ struct StageHost::Impl final : StageContext {
                                              deployment.broker.max_message_bytes);
     }
 
+    Result<Reply> call(std::string_view service, const Request& request) override {
+        std::vector<std::string> body;
+        try {
+            body = encode_request(request);
+        } catch (const std::exception& e) {
+            return invalid_argument(std::string("call to ") + std::string(service) + ": " +
+                                    e.what());
+        }
+        // system_clock deadline (the envelope's) -> steady_clock (the client's).
+        auto deadline = std::chrono::steady_clock::time_point::max();
+        if (request.deadline != std::chrono::system_clock::time_point::max()) {
+            deadline = std::chrono::steady_clock::now() +
+                       (request.deadline - std::chrono::system_clock::now());
+        }
+        const std::lock_guard lock(client_mutex);
+        if (!client) {
+            ClientOptions client_options;
+            client_options.broker_endpoint = deployment.broker.endpoint;
+            client_options.max_message_bytes = deployment.broker.max_message_bytes;
+            client = std::make_unique<Client>(zmq, client_options);
+        }
+        auto frames = client->request(std::string(service), body, deadline);
+        if (!frames) return frames.status();
+        auto decoded = decode_reply(*frames);
+        if (!decoded) return decoded.status();
+        return std::move(decoded->reply);
+    }
+
     // ---- request handling ------------------------------------------------------------------
     Reply dispatch(const Request& request) {
         if (std::chrono::system_clock::now() > request.deadline) {
@@ -193,6 +221,8 @@ struct StageHost::Impl final : StageContext {
     Counter* malformed = nullptr;
     Histogram* latency = nullptr;
     std::unique_ptr<EventPublisher> events;
+    std::mutex client_mutex;
+    std::unique_ptr<Client> client;  // made on the first call(), used under client_mutex
     LoadedStage loaded;  // last member but one: the stage dies before the context it was given
 };
 

@@ -45,6 +45,10 @@ class FakeStageContext final : public StageContext {
         throw ConfigError({ConfigProblem{"fake", 0, 0, "streams." + std::string(name),
                                          "no streams in the fake context"}});
     }
+    Result<Reply> call(std::string_view service, const Request&) override {
+        return unavailable("no broker in the fake context (service " + std::string(service) +
+                           ")");
+    }
 
     std::vector<std::pair<std::string, nlohmann::json>> events;
 
