@@ -4,6 +4,7 @@
 //   digitpipe request SERVICE VERB [--header JSON]     one request, reply printed as JSON
 //   digitpipe train   EXPERIMENT [--set k=v]... | --resume RUN   run an experiment
 //   digitpipe eval    MODEL [--dataset mnist|fashion]  accuracy, per-class metrics, confusion
+#include <cstdlib>
 #include <iostream>
 
 #include "commands.hpp"
@@ -70,6 +71,11 @@ int main(int argc, char** argv) {
         return *exit;
     }
     const auto common = programs::common_flags(values);
+    if (learning && !common.verbose) {
+        // train and eval run their deployment in this process by default: its workers'
+        // info lines would bury the progress display. Warnings and errors still show.
+        ::setenv("DIGITPIPE_LOG_LEVEL", "warn", /*overwrite=*/0);
+    }
     if (command == "train") {
         const auto resume = values["resume"].as<std::string>();
         if ((values.count("experiment") > 0) == !resume.empty()) {

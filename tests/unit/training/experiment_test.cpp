@@ -86,7 +86,7 @@ TEST(Experiment, AugmentationIsCheckedAndRoundTripsAsJson) {
 
 TEST(Experiment, TheShippedExperimentsParse) {
     const std::filesystem::path source = DIGITPIPE_SOURCE_DIR;
-    for (const auto* name : {"quick", "enhanced", "simple", "best", "fashion"}) {
+    for (const auto* name : {"quick", "enhanced", "simple", "best", "fashion", "sprint"}) {
         const auto file = source / "configs/experiments" / (std::string(name) + ".yaml");
         SCOPED_TRACE(file.string());
         const auto e = parse_experiment(framework::ConfigNode::load_file(file), source / "models");

@@ -1,0 +1,147 @@
+// The learning pipeline as a user runs it: `digitpipe train` starts broker, train, augment and
+// evaluate stages in one process, trains on real MNIST (a slice, for speed) with batches
+// streamed from two augment workers, and writes the run folder; `digitpipe eval` reproduces
+// the run's test accuracy; a SIGKILLed training resumes with `--resume` to exactly the result
+// of an uninterrupted run; bad experiments and bad model files are refused by name. A
+// multi-process variant runs the same stages as separate workers under `digitpipe up`.
+#include <signal.h>
+
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "learning_support.hpp"
+
+namespace digitpipe::integration {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+class LearningTest : public ::testing::Test {
+ protected:
+    void SetUp() override {
+        if (!std::filesystem::exists(kSource / "data/mnist/train-images-idx3-ubyte")) {
+            GTEST_FAIL() << "MNIST missing under data/: run deploy/setup.sh (or deploy/test.sh)";
+        }
+    }
+    std::filesystem::path deployment(const std::filesystem::path& runs) {
+        return dir.write("pipeline.yaml", in_process_deployment(runs));
+    }
+    ts::TempDir dir;
+};
+
+TEST_F(LearningTest, TrainWritesTheRunFolderAndEvalReproducesIt) {
+    const auto runs = dir.path() / "runs";
+    const auto config = deployment(runs);
+    const auto experiment = dir.write("itest.yaml", slice_experiment(2));
+    const auto trained = digitpipe({"train", experiment.string(), "--config", config.string()});
+    ASSERT_EQ(trained.exit_code, 0) << trained.output;
+    EXPECT_NE(trained.output.find("epoch 2/2"), std::string::npos) << trained.output;
+    EXPECT_NE(trained.output.find("finished: test accuracy"), std::string::npos);
+
+    const auto run = only_run(runs);
+    for (const auto* name : {"config.yaml", "metrics.jsonl", "checkpoint.safetensors",
+                             "model.safetensors", "evaluation.json"}) {
+        EXPECT_TRUE(std::filesystem::exists(run / name)) << name;
+    }
+    const auto evaluation = json::parse(slurp(run / "evaluation.json"));
+    EXPECT_GT(evaluation["accuracy"].get<double>(), 0.8) << "2 epochs of 6,400 images: far above chance";
+    EXPECT_EQ(evaluation["confusion"].size(), 10u);
+
+    const auto evaluated = digitpipe({"eval", (run / "model.safetensors").string(), "--config",
+                                      config.string(), "--json"});
+    ASSERT_EQ(evaluated.exit_code, 0) << evaluated.output;
+    const auto reply = json_in(evaluated.output);
+    EXPECT_EQ(reply["correct"], evaluation["correct"]);
+    EXPECT_EQ(reply["confusion"], evaluation["confusion"]);
+    EXPECT_EQ(reply["classes"].size(), 10u);
+
+    const auto table = digitpipe({"eval", (run / "model.safetensors").string(), "--config",
+                                  config.string()});
+    ASSERT_EQ(table.exit_code, 0) << table.output;
+    EXPECT_NE(table.output.find("confusion matrix"), std::string::npos) << table.output;
+    EXPECT_NE(table.output.find("precision"), std::string::npos);
+}
+
+TEST_F(LearningTest, KilledTrainingResumesToTheUninterruptedResult) {
+    const auto experiment = dir.write("itest.yaml", slice_experiment(4));
+    const auto straight_runs = dir.path() / "straight";
+    const auto straight = digitpipe({"train", experiment.string(), "--config",
+                                     deployment(straight_runs).string()});
+    ASSERT_EQ(straight.exit_code, 0) << straight.output;
+    const auto expected = json::parse(slurp(only_run(straight_runs) / "evaluation.json"));
+
+    const auto runs = dir.path() / "killed";
+    const auto config = dir.write("killed.yaml", in_process_deployment(runs));
+    {
+        ts::Process training(kBinDir / "digitpipe",
+                             {"train", experiment.string(), "--config", config.string()});
+        ASSERT_TRUE(ts::wait_until(
+            [&] {
+                return std::filesystem::exists(runs) && !std::filesystem::is_empty(runs) &&
+                       std::filesystem::exists(only_run(runs) / "checkpoint.safetensors");
+            },
+            300s));
+        training.signal(SIGKILL);
+        training.wait_for(10s);
+    }
+    const auto run = only_run(runs);
+    ASSERT_FALSE(std::filesystem::exists(run / "model.safetensors"))
+        << "the run finished before it was killed; the test proves nothing";
+    const auto resumed = digitpipe({"train", "--resume", run.filename().string(), "--config",
+                                    config.string()});
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+    EXPECT_NE(resumed.output.find("resumed"), std::string::npos) << resumed.output;
+    const auto actual = json::parse(slurp(run / "evaluation.json"));
+    EXPECT_EQ(actual["correct"], expected["correct"]);
+    EXPECT_EQ(actual["confusion"], expected["confusion"]);
+    EXPECT_DOUBLE_EQ(actual["loss"].get<double>(), expected["loss"].get<double>());
+}
+
+TEST_F(LearningTest, BadExperimentsAndModelsAreRefusedByName) {
+    const auto runs = dir.path() / "runs";
+    const auto config = deployment(runs);
+    const auto experiment = dir.write("itest.yaml", slice_experiment(1));
+    const auto bad = digitpipe({"train", experiment.string(), "--config", config.string(),
+                                "--set", "training.epochs=0", "--set", "optimizer.typo=1"});
+    EXPECT_EQ(bad.exit_code, 2) << bad.output;
+    EXPECT_NE(bad.output.find("training.epochs: must be >= 1"), std::string::npos) << bad.output;
+    EXPECT_NE(bad.output.find("typo"), std::string::npos) << bad.output;
+
+    const auto missing = digitpipe({"train", "--resume", "no-such-run", "--config",
+                                    config.string()});
+    EXPECT_EQ(missing.exit_code, 2) << missing.output;
+    EXPECT_NE(missing.output.find("no run 'no-such-run'"), std::string::npos) << missing.output;
+
+    const auto garbage = dir.write("garbage.safetensors", "this is not a model");
+    const auto refused = digitpipe({"eval", garbage.string(), "--config", config.string()});
+    EXPECT_EQ(refused.exit_code, 2) << refused.output;
+    EXPECT_NE(refused.output.find("garbage.safetensors"), std::string::npos) << refused.output;
+}
+
+// The same stages as separate processes: a tcp broker, one train worker and two augment
+// workers under `digitpipe up`; `digitpipe train --config` talks to it.
+TEST_F(LearningTest, TrainsAcrossProcessesWithTwoAugmentWorkers) {
+    const auto runs = dir.path() / "runs";
+    const auto p = dir.path().string();
+    const auto config = dir.write(
+        "deploy.yaml",
+        "broker:\n  endpoint: ipc://" + p + "/broker\n  events_in: ipc://" + p +
+            "/ev-in\n  events_out: ipc://" + p + "/ev-out\n"
+            "stages:\n  train: {plugin: train}\n  augment: {plugin: augment, replicas: 2}\n"
+            "streams:\n  augmented: {endpoint: 'ipc://" + p + "/augmented', hwm: 4}\n" +
+            paths_block(runs));
+    ts::Process up(kBinDir / "digitpipe", {"up", "--config", config.string()});
+    const auto experiment = dir.write("itest.yaml", slice_experiment(1));
+    const auto trained = digitpipe({"train", experiment.string(), "--config", config.string()});
+    ASSERT_EQ(trained.exit_code, 0) << trained.output;
+    const auto evaluation = json::parse(slurp(only_run(runs) / "evaluation.json"));
+    EXPECT_GT(evaluation["accuracy"].get<double>(), 0.7) << "1 epoch of 6,400 images: far above chance";
+    up.signal(SIGTERM);
+    EXPECT_EQ(up.wait_for(20s), 0);
+}
+
+}  // namespace
+}  // namespace digitpipe::integration
