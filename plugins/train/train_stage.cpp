@@ -40,14 +40,6 @@ namespace fw = framework;
 namespace tr = training;
 using Clock = std::chrono::steady_clock;
 
-std::string utc_stamp() {
-    const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    char buffer[32];
-    std::strftime(buffer, sizeof buffer, "%Y%m%d-%H%M%S", &tm);
-    return buffer;
-}
 
 class TrainStage final : public fw::Stage {
  public:
@@ -183,9 +175,10 @@ class TrainStage final : public fw::Stage {
         if (resume) {
             run_dir = runs_dir_ / run_id;
         } else {
-            run_id = experiment.name + "-" + utc_stamp();
+            const auto stamp = tr::utc_now("%Y%m%d-%H%M%S");
+            run_id = experiment.name + "-" + stamp;
             for (int n = 2; std::filesystem::exists(runs_dir_ / run_id); ++n) {
-                run_id = experiment.name + "-" + utc_stamp() + "-" + std::to_string(n);
+                run_id = experiment.name + "-" + stamp + "-" + std::to_string(n);
             }
             run_dir = runs_dir_ / run_id;
             std::error_code error;

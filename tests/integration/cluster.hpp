@@ -4,7 +4,9 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -116,6 +118,22 @@ inline std::size_t live_workers(zmq::context_t& context, const std::string& endp
     if (!services) return 0;
     const auto it = services->find(service);
     return it == services->end() ? 0 : it->second.workers_idle + it->second.workers_busy;
+}
+
+// Child pids of `pid`, from /proc (the supervisor's children).
+inline std::set<int> children_of(int pid) {
+    std::set<int> out;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+        const auto name = entry.path().filename().string();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::ifstream stat(entry.path() / "stat");
+        std::string pid_field, comm, state;
+        int ppid = 0;
+        if (stat >> pid_field >> comm >> state >> ppid && ppid == pid && state != "Z") {
+            out.insert(std::stoi(name));
+        }
+    }
+    return out;
 }
 
 }  // namespace digitpipe::integration

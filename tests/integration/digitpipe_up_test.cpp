@@ -17,22 +17,6 @@ using namespace std::chrono_literals;
 
 constexpr const char* kService = "digitpipe.echo";
 
-// Child pids of `pid`, from /proc (the supervisor's children).
-std::set<int> children_of(int pid) {
-    std::set<int> out;
-    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-        const auto name = entry.path().filename().string();
-        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-        std::ifstream stat(entry.path() / "stat");
-        std::string pid_field, comm, state;
-        int ppid = 0;
-        if (stat >> pid_field >> comm >> state >> ppid && ppid == pid && state != "Z") {
-            out.insert(std::stoi(name));
-        }
-    }
-    return out;
-}
-
 class DigitpipeUpTest : public ::testing::Test {
  protected:
     void SetUp() override {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -76,12 +77,35 @@ inline nlohmann::json json_in(const std::string& output) {
     return nlohmann::json::parse(output.substr(begin, end + 2 - begin));
 }
 
+// The pid of the child of `parent` started as `digitpipe-worker ... --stage <stage>`, or 0.
+inline int worker_pid(int parent, const std::string& stage) {
+    for (const int pid : children_of(parent)) {
+        std::ifstream cmdline_file("/proc/" + std::to_string(pid) + "/cmdline");
+        const std::string cmdline((std::istreambuf_iterator<char>(cmdline_file)),
+                                  std::istreambuf_iterator<char>());
+        if (cmdline.find(std::string("--stage\0", 8) + stage + '\0') != std::string::npos) {
+            return pid;
+        }
+    }
+    return 0;
+}
+
 // The single run folder under `runs`.
 inline std::filesystem::path only_run(const std::filesystem::path& runs) {
     std::vector<std::filesystem::path> found;
     for (const auto& entry : std::filesystem::directory_iterator(runs)) found.push_back(entry.path());
     EXPECT_EQ(found.size(), 1u);
     return found.empty() ? std::filesystem::path() : found.front();
+}
+
+// Waits until the one run under `runs` has written its first checkpoint (an epoch ended).
+inline bool wait_for_first_checkpoint(const std::filesystem::path& runs) {
+    return ts::wait_until(
+        [&] {
+            return std::filesystem::exists(runs) && !std::filesystem::is_empty(runs) &&
+                   std::filesystem::exists(only_run(runs) / "checkpoint.safetensors");
+        },
+        300s);
 }
 
 }  // namespace digitpipe::integration

@@ -26,6 +26,15 @@ class LearningTest : public ::testing::Test {
             GTEST_FAIL() << "MNIST missing under data/: run deploy/setup.sh (or deploy/test.sh)";
         }
     }
+    // evaluation.json of an uninterrupted in-process run of `experiment`; null if it failed.
+    nlohmann::json uninterrupted_evaluation(const std::filesystem::path& experiment) {
+        const auto runs = dir.path() / "straight";
+        const auto straight = digitpipe({"train", experiment.string(), "--config",
+                                         deployment(runs).string()});
+        EXPECT_EQ(straight.exit_code, 0) << straight.output;
+        if (straight.exit_code != 0) return nullptr;
+        return nlohmann::json::parse(slurp(only_run(runs) / "evaluation.json"));
+    }
     std::filesystem::path deployment(const std::filesystem::path& runs) {
         return dir.write("pipeline.yaml", in_process_deployment(runs));
     }
@@ -67,23 +76,15 @@ TEST_F(LearningTest, TrainWritesTheRunFolderAndEvalReproducesIt) {
 
 TEST_F(LearningTest, KilledTrainingResumesToTheUninterruptedResult) {
     const auto experiment = dir.write("itest.yaml", slice_experiment(4));
-    const auto straight_runs = dir.path() / "straight";
-    const auto straight = digitpipe({"train", experiment.string(), "--config",
-                                     deployment(straight_runs).string()});
-    ASSERT_EQ(straight.exit_code, 0) << straight.output;
-    const auto expected = json::parse(slurp(only_run(straight_runs) / "evaluation.json"));
+    const auto expected = uninterrupted_evaluation(experiment);
+    ASSERT_FALSE(expected.is_null());
 
     const auto runs = dir.path() / "killed";
     const auto config = dir.write("killed.yaml", in_process_deployment(runs));
     {
         ts::Process training(kBinDir / "digitpipe",
                              {"train", experiment.string(), "--config", config.string()});
-        ASSERT_TRUE(ts::wait_until(
-            [&] {
-                return std::filesystem::exists(runs) && !std::filesystem::is_empty(runs) &&
-                       std::filesystem::exists(only_run(runs) / "checkpoint.safetensors");
-            },
-            300s));
+        ASSERT_TRUE(wait_for_first_checkpoint(runs));
         training.signal(SIGKILL);
         training.wait_for(10s);
     }
@@ -121,9 +122,15 @@ TEST_F(LearningTest, BadExperimentsAndModelsAreRefusedByName) {
     EXPECT_NE(refused.output.find("garbage.safetensors"), std::string::npos) << refused.output;
 }
 
-// The same stages as separate processes: a tcp broker, one train worker and two augment
-// workers under `digitpipe up`; `digitpipe train --config` talks to it.
-TEST_F(LearningTest, TrainsAcrossProcessesWithTwoAugmentWorkers) {
+// The same stages as separate processes: one train worker and two augment workers under
+// `digitpipe up`, reached with `digitpipe train --config`. The train worker is SIGKILLed
+// mid-run; `digitpipe up` restarts it, `digitpipe train` resumes the run from its checkpoint,
+// and the result equals an uninterrupted in-process run of the same experiment.
+TEST_F(LearningTest, TrainWorkerCrashAcrossProcessesResumesToTheSameResult) {
+    const auto experiment = dir.write("itest.yaml", slice_experiment(3));
+    const auto expected = uninterrupted_evaluation(experiment);
+    ASSERT_FALSE(expected.is_null());
+
     const auto runs = dir.path() / "runs";
     const auto p = dir.path().string();
     const auto config = dir.write(
@@ -131,14 +138,25 @@ TEST_F(LearningTest, TrainsAcrossProcessesWithTwoAugmentWorkers) {
         "broker:\n  endpoint: ipc://" + p + "/broker\n  events_in: ipc://" + p +
             "/ev-in\n  events_out: ipc://" + p + "/ev-out\n"
             "stages:\n  train: {plugin: train}\n  augment: {plugin: augment, replicas: 2}\n"
-            "streams:\n  augmented: {endpoint: 'ipc://" + p + "/augmented', hwm: 4}\n" +
-            paths_block(runs));
+            "streams:\n  augmented: {endpoint: 'ipc://" + p + "/augmented', hwm: 4}\n"
+            "supervisor: {restart_backoff_ms: 100}\n" + paths_block(runs));
     ts::Process up(kBinDir / "digitpipe", {"up", "--config", config.string()});
-    const auto experiment = dir.write("itest.yaml", slice_experiment(1));
-    const auto trained = digitpipe({"train", experiment.string(), "--config", config.string()});
-    ASSERT_EQ(trained.exit_code, 0) << trained.output;
-    const auto evaluation = json::parse(slurp(only_run(runs) / "evaluation.json"));
-    EXPECT_GT(evaluation["accuracy"].get<double>(), 0.7) << "1 epoch of 6,400 images: far above chance";
+    ts::Process training("/bin/sh",
+                         {"-c", "exec " + (kBinDir / "digitpipe").string() + " train '" +
+                                    experiment.string() + "' --config '" + config.string() +
+                                    "' 2>&1"},
+                         true);
+    ASSERT_TRUE(wait_for_first_checkpoint(runs));
+    const int train_worker = worker_pid(up.pid(), "train");
+    ASSERT_GT(train_worker, 0);
+    ASSERT_EQ(::kill(train_worker, SIGKILL), 0);
+    std::string output;
+    while (auto line = training.read_line(300s)) output += *line + "\n";
+    ASSERT_EQ(training.wait_for(10s), 0) << output;
+    EXPECT_NE(output.find("resuming"), std::string::npos) << output;
+    const auto actual = json::parse(slurp(only_run(runs) / "evaluation.json"));
+    EXPECT_EQ(actual["correct"], expected["correct"]) << output;
+    EXPECT_EQ(actual["confusion"], expected["confusion"]);
     up.signal(SIGTERM);
     EXPECT_EQ(up.wait_for(20s), 0);
 }

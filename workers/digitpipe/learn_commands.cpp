@@ -217,6 +217,8 @@ int run_train(const programs::CommonFlags& common, const std::string& experiment
                   std::to_string(started.header.value("epochs", 0)) + " epochs" +
                   (started.header.value("resumed", false) ? ", resumed" : "") + ")");
         bool cancel_sent = false;
+        int restarts = 0;
+        constexpr int kMaxAutoResumes = 3;
         auto last_event = std::chrono::steady_clock::now();
         for (;;) {
             if (stop.stop_requested() && !cancel_sent) {
@@ -257,6 +259,23 @@ int run_train(const programs::CommonFlags& common, const std::string& experiment
                     throw;
                 }
                 const auto state = status.header.value("state", std::string());
+                if (status.header.value("run", std::string()) != run && !cancel_sent) {
+                    // The train worker restarted (it crashed and `digitpipe up` started it
+                    // again) and lost the job: continue from the run's last checkpoint.
+                    if (++restarts > kMaxAutoResumes) {
+                        view.line("failed: the train worker lost the run " +
+                                  std::to_string(kMaxAutoResumes) + " times");
+                        return 1;
+                    }
+                    view.line("the train worker restarted; resuming " + run +
+                              " from its last checkpoint");
+                    const auto again = call(client, service, "train.start", {{"resume", run}});
+                    if (!again.status.is_ok()) {
+                        view.line("failed: cannot resume: " + again.status.message());
+                        return 1;
+                    }
+                    continue;
+                }
                 if (status.header.value("run", std::string()) == run && state != "running") {
                     topic = "train." + state;
                     terminal = status.header.contains("result") ? status.header["result"]

@@ -190,16 +190,16 @@ void truncate_metrics(const std::filesystem::path& file, std::int64_t epochs_don
     std::ofstream(file, std::ios::trunc) << kept;
 }
 
-std::string utc_now() {
+
+}  // namespace
+
+std::string utc_now(const char* format) {
     const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
     std::tm tm{};
     gmtime_r(&now, &tm);
-    char buffer[32];
-    std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buffer;
+    char buffer[64];
+    return std::string(buffer, std::strftime(buffer, sizeof buffer, format, &tm));
 }
-
-}  // namespace
 
 TrainingBatch make_batch(const Dataset& dataset, const EpochPlan& plan, std::int64_t epoch,
                          std::int64_t batch, const augment::AugmentParams* augmentation) {
@@ -424,7 +424,7 @@ TrainResult train(const Experiment& e, const Dataset& train_set, const Dataset& 
     nn::save_network(result.model, network,
                      {{"experiment", e.yaml},
                       {"run", run_id},
-                      {"created", utc_now()},
+                      {"created", utc_now("%Y-%m-%dT%H:%M:%SZ")},
                       {"dataset", train_set.name},
                       {"dataset_sha256", train_set.sha256},
                       {"test_sha256", test_set.sha256},

@@ -126,6 +126,10 @@ struct TrainResult {
     std::string stopped_because;  // "epochs", "target_accuracy", "early_stopping"
 };
 
+// The current UTC time in strftime `format` ("%Y%m%d-%H%M%S" names runs; ISO 8601 dates
+// models).
+std::string utc_now(const char* format);
+
 // Runs (or resumes, when run_dir holds checkpoint.safetensors) the experiment.
 // requires: run_dir exists; train/test are the experiment's dataset; `source` delivers the
 //           experiment's plan.
