@@ -91,6 +91,7 @@ training::TrainingBatch StreamBatchSource::next(std::int64_t index) {
     const std::int64_t chunks = (batches_ + options_.chunk_batches - 1) / options_.chunk_batches;
     const std::int64_t chunk = index / options_.chunk_batches;
     for (;;) {
+        if (cancelled_ && cancelled_()) throw training::TrainingCancelled("cancelled");
         // Keep window_chunks orders ahead of the batch the trainer wants.
         for (std::int64_t c = chunk; c < std::min(chunks, chunk + options_.window_chunks); ++c) {
             if (!orders_.contains(c)) order_chunk(c);
@@ -101,7 +102,6 @@ training::TrainingBatch StreamBatchSource::next(std::int64_t index) {
             next_index_ = index + 1;
             return batch;
         }
-        if (cancelled_ && cancelled_()) throw training::TrainingCancelled("cancelled");
         auto& order = orders_.at(chunk);
         if (std::chrono::steady_clock::now() - order.sent > options_.order_timeout) {
             if (order.times > options_.max_reorders) {

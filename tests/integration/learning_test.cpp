@@ -101,6 +101,39 @@ TEST_F(LearningTest, KilledTrainingResumesToTheUninterruptedResult) {
     EXPECT_DOUBLE_EQ(actual["loss"].get<double>(), expected["loss"].get<double>());
 }
 
+// Ctrl-C cancels the run after its current step (the in-process broker and stages stay up
+// until it has), says how to resume, and --resume finishes the run.
+TEST_F(LearningTest, InterruptCancelsTheRunAndResumeFinishesIt) {
+    const auto experiment = dir.write("itest.yaml", slice_experiment(3));
+    const auto runs = dir.path() / "runs";
+    const auto config = deployment(runs);
+    ts::Process training("/bin/sh",
+                         {"-c", "exec " + (kBinDir / "digitpipe").string() + " train '" +
+                                    experiment.string() + "' --config '" + config.string() +
+                                    "' 2>&1"},
+                         true);
+    ASSERT_TRUE(wait_for_first_checkpoint(runs));
+    training.signal(SIGINT);
+    std::string output;
+    while (auto line = training.read_line(120s)) output += *line + "\n";
+    const auto run = only_run(runs);
+    if (std::filesystem::exists(run / "model.safetensors")) {
+        GTEST_SKIP() << "the run finished before the signal arrived";
+    }
+    EXPECT_EQ(training.wait_for(10s), 130) << output;
+    EXPECT_NE(output.find("cancelled"), std::string::npos) << output;
+    EXPECT_NE(output.find("digitpipe train --resume " + run.filename().string()),
+              std::string::npos)
+        << output;
+    const auto resumed = digitpipe({"train", "--resume", run.filename().string(), "--config",
+                                    config.string()});
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+    std::ifstream metrics(run / "metrics.jsonl");
+    int lines = 0;
+    for (std::string line; std::getline(metrics, line);) ++lines;
+    EXPECT_EQ(lines, 3);
+}
+
 TEST_F(LearningTest, BadExperimentsAndModelsAreRefusedByName) {
     const auto runs = dir.path() / "runs";
     const auto config = deployment(runs);

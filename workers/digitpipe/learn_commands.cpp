@@ -25,14 +25,17 @@ namespace fw = framework;
 using nlohmann::json;
 namespace {
 
-// The deployment these commands talk to: started here when its broker is inproc://.
+// The deployment these commands talk to: started here when its broker is inproc://, and
+// stopped when the Connection goes. With `stop`, the deployment also stops on the signal;
+// without, the command winds its work down first (train cancels its run, which needs the
+// broker and the stages still up) and the deployment stops after.
 class Connection {
  public:
     Connection(const fw::DeploymentConfig& deployment, bool verbose,
-               const std::atomic<bool>& stop) {
+               const std::atomic<bool>* stop) {
         if (deployment.broker.endpoint.starts_with("inproc://")) {
             local_.emplace(deployment, verbose);
-            local_->start(&stop);
+            local_->start(stop);
         } else {
             own_.emplace(1);
         }
@@ -194,7 +197,7 @@ int run_train(const programs::CommonFlags& common, const std::string& experiment
             start["label"] = experiment_file;
             start["overrides"] = common.overrides;
         }
-        Connection connection(deployment, common.verbose, stop.flag());
+        Connection connection(deployment, common.verbose, nullptr);
         fw::EventSubscriber events(connection.context(), deployment.broker.events_out,
                                    {"train.", "model."});
         fw::Client client(connection.context(),
@@ -316,7 +319,7 @@ int run_eval(const programs::CommonFlags& common, const std::string& model,
                                   ? std::filesystem::absolute(model).string()
                                   : model}};
         if (!dataset.empty()) header["dataset"] = dataset;
-        Connection connection(deployment, common.verbose, stop.flag());
+        Connection connection(deployment, common.verbose, &stop.flag());
         fw::Client client(connection.context(),
                           options_for(deployment, std::chrono::milliseconds(300000)));
         const std::string service = "digitpipe.evaluate";

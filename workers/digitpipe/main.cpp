@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
     if (command == "train") {
         const auto resume = values["resume"].as<std::string>();
         if ((values.count("experiment") > 0) == !resume.empty()) {
-            std::cerr << "digitpipe train: give an experiment file or --resume RUN (not both)\n";
+            std::cerr << "digitpipe train: give either an experiment file or --resume RUN\n";
             return 2;
         }
         return digitpipe::cli::run_train(
