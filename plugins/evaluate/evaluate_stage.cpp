@@ -30,12 +30,13 @@ class EvaluateStage final : public fw::Stage {
 
     fw::Reply process(const fw::Request& request) override {
         if (request.verb != "evaluate") {
-            return fw::Reply::error(fw::Status{
-                fw::StatusCode::kUnimplemented,
-                "evaluate stage: unknown verb '" + request.verb + "' (evaluate)"});
+            return fw::Reply::error(
+                fw::Status{fw::StatusCode::kUnimplemented,
+                           "evaluate stage: unknown verb '" + request.verb + "' (evaluate)"});
         }
         const auto& h = request.header;
-        if (!h.contains("model") || !h["model"].is_string() || h["model"].get<std::string>().empty()) {
+        if (!h.contains("model") || !h["model"].is_string() ||
+            h["model"].get<std::string>().empty()) {
             return fw::Reply::error(
                 fw::invalid_argument("evaluate: header.model must be a model file path"));
         }
@@ -43,7 +44,8 @@ class EvaluateStage final : public fw::Stage {
         if (file.is_relative()) file = models_dir_ / file;
         const auto top = h.value("top_mistakes", 20);
         if (top < 0 || top > 1000) {
-            return fw::Reply::error(fw::invalid_argument("evaluate: top_mistakes must be in [0, 1000]"));
+            return fw::Reply::error(
+                fw::invalid_argument("evaluate: top_mistakes must be in [0, 1000]"));
         }
         try {
             if (!std::filesystem::is_regular_file(file)) {

@@ -47,8 +47,8 @@ void StreamBatchSource::order_chunk(std::int64_t chunk) {
     order.deadline = std::chrono::system_clock::now() + options_.order_timeout;
     const auto reply = context_.call(options_.service, order);
     if (!reply) {
-        throw std::runtime_error("no augment worker answered service '" + options_.service +
-                                 "' (" + reply.status().message() +
+        throw std::runtime_error("no augment worker answered service '" + options_.service + "' (" +
+                                 reply.status().message() +
                                  "): start one (a stage with plugin augment), or set the train "
                                  "stage's param augmentation: local");
     }
@@ -72,8 +72,8 @@ void StreamBatchSource::receive_one(std::chrono::milliseconds timeout) {
                       h.value("epoch", std::int64_t{-1}) == epoch_;
     const auto index = h.value("index", std::int64_t{-1});
     const auto n = static_cast<std::size_t>(images_per_batch_);
-    if (!ours || index < next_index_ || index >= batches_ || images == nullptr || labels == nullptr ||
-        images->bytes.size() != n * static_cast<std::size_t>(image_size_) ||
+    if (!ours || index < next_index_ || index >= batches_ || images == nullptr ||
+        labels == nullptr || images->bytes.size() != n * static_cast<std::size_t>(image_size_) ||
         labels->bytes.size() != n * sizeof(std::int32_t)) {
         ++dropped_;  // a late batch of an earlier job or epoch, or a malformed one
         return;
@@ -111,9 +111,10 @@ training::TrainingBatch StreamBatchSource::next(std::int64_t index) {
                     std::to_string(order.times) + " orders, " +
                     std::to_string(options_.order_timeout.count()) + " ms apart");
             }
-            context_.logger().warn("augment batches overdue; ordering again",
-                                   {{"epoch", std::to_string(epoch_ + 1)},
-                                    {"first_batch", std::to_string(chunk * options_.chunk_batches)}});
+            context_.logger().warn(
+                "augment batches overdue; ordering again",
+                {{"epoch", std::to_string(epoch_ + 1)},
+                 {"first_batch", std::to_string(chunk * options_.chunk_batches)}});
             // Batches already here stay; duplicates that arrive later replace them (same bytes).
             order_chunk(chunk);
         }

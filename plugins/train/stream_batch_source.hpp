@@ -20,8 +20,8 @@ namespace digitpipe::train {
 
 struct StreamSourceOptions {
     std::string service = "digitpipe.augment";
-    std::int64_t chunk_batches = 8;   // batches per order
-    std::int64_t window_chunks = 4;   // orders outstanding ahead of the trainer
+    std::int64_t chunk_batches = 8;  // batches per order
+    std::int64_t window_chunks = 4;  // orders outstanding ahead of the trainer
     std::chrono::milliseconds order_timeout{30000};
     int max_reorders = 3;  // per chunk, before the run fails
 };
@@ -30,10 +30,10 @@ class StreamBatchSource final : public training::BatchSource {
  public:
     // Keeps references to context and reader; both must outlive the source.
     StreamBatchSource(framework::StageContext& context, framework::StreamReader& reader,
-                      StreamSourceOptions options, std::string job,
-                      training::EpochPlanSpec plan, std::int64_t batches_per_epoch,
-                      std::int64_t images_per_batch, std::int64_t image_size,
-                      augment::AugmentParams augmentation, std::function<bool()> cancelled);
+                      StreamSourceOptions options, std::string job, training::EpochPlanSpec plan,
+                      std::int64_t batches_per_epoch, std::int64_t images_per_batch,
+                      std::int64_t image_size, augment::AugmentParams augmentation,
+                      std::function<bool()> cancelled);
 
     void begin_epoch(std::int64_t epoch) override;
     // throws: training::TrainingCancelled; std::runtime_error when no augment worker answers

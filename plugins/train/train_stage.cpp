@@ -40,7 +40,6 @@ namespace fw = framework;
 namespace tr = training;
 using Clock = std::chrono::steady_clock;
 
-
 class TrainStage final : public fw::Stage {
  public:
     ~TrainStage() override {
@@ -118,9 +117,9 @@ class TrainStage final : public fw::Stage {
 
     fw::Reply start(const fw::Request& request) {
         if (running_.load()) {
-            return fw::Reply::error(fw::Status{fw::StatusCode::kFailedPrecondition,
-                                               "a training run is in progress: " + run_ +
-                                                   " (train.cancel stops it)"});
+            return fw::Reply::error(
+                fw::Status{fw::StatusCode::kFailedPrecondition,
+                           "a training run is in progress: " + run_ + " (train.cancel stops it)"});
         }
         if (job_.joinable()) job_.join();  // the previous run has ended
         const auto& h = request.header;
@@ -185,10 +184,10 @@ class TrainStage final : public fw::Stage {
             std::filesystem::create_directories(run_dir, error);
             std::ofstream(run_dir / "config.yaml") << experiment.yaml;
             if (error || !std::filesystem::exists(run_dir / "config.yaml")) {
-                return fw::Reply::error(fw::Status{
-                    fw::StatusCode::kInternal,
-                    "train.start: cannot write " + (run_dir / "config.yaml").string() +
-                        (error ? ": " + error.message() : "")});
+                return fw::Reply::error(fw::Status{fw::StatusCode::kInternal,
+                                                   "train.start: cannot write " +
+                                                       (run_dir / "config.yaml").string() +
+                                                       (error ? ": " + error.message() : "")});
             }
         }
         {
@@ -209,9 +208,8 @@ class TrainStage final : public fw::Stage {
                                      {"epochs", experiment.epochs},
                                      {"resumed", resume}};
         context_->publish("train.started", started);
-        job_ = std::thread([this, experiment, run_id, run_dir] {
-            run_job(experiment, run_id, run_dir);
-        });
+        job_ = std::thread(
+            [this, experiment, run_id, run_dir] { run_job(experiment, run_id, run_dir); });
         return fw::Reply::ok(started);
     }
 
@@ -237,13 +235,11 @@ class TrainStage final : public fw::Stage {
             std::unique_ptr<tr::BatchSource> source;
             if (e.augment && use_workers_) {
                 source = std::make_unique<StreamBatchSource>(
-                    *context_, *reader_, source_options_, run_id, e.plan,
-                    plan.batches_per_epoch(), e.batch_size(), train_set.image_size(),
-                    e.augmentation, cancelled);
+                    *context_, *reader_, source_options_, run_id, e.plan, plan.batches_per_epoch(),
+                    e.batch_size(), train_set.image_size(), e.augmentation, cancelled);
             } else {
                 source = std::make_unique<tr::LocalBatchSource>(
-                    train_set, plan,
-                    e.augment ? std::optional(e.augmentation) : std::nullopt);
+                    train_set, plan, e.augment ? std::optional(e.augmentation) : std::nullopt);
             }
             auto last_publish = Clock::now() - progress_interval_;
             tr::TrainerCallbacks callbacks;
@@ -255,13 +251,16 @@ class TrainStage final : public fw::Stage {
                     return;
                 }
                 last_publish = now;
-                const nlohmann::json event{
-                    {"run", run_id},       {"epoch", p.epoch},
-                    {"epochs", p.epochs},  {"step", p.step},
-                    {"steps", p.steps_per_epoch}, {"loss", p.loss},
-                    {"accuracy", p.accuracy},     {"lr", p.lr},
-                    {"images_per_second", p.images_per_second},
-                    {"eta_seconds", p.eta_seconds}};
+                const nlohmann::json event{{"run", run_id},
+                                           {"epoch", p.epoch},
+                                           {"epochs", p.epochs},
+                                           {"step", p.step},
+                                           {"steps", p.steps_per_epoch},
+                                           {"loss", p.loss},
+                                           {"accuracy", p.accuracy},
+                                           {"lr", p.lr},
+                                           {"images_per_second", p.images_per_second},
+                                           {"eta_seconds", p.eta_seconds}};
                 {
                     const std::lock_guard lock(mutex_);
                     progress_ = event;
@@ -286,12 +285,13 @@ class TrainStage final : public fw::Stage {
             };
             const auto result =
                 tr::train(e, train_set, test_set, plan, *source, run_dir, callbacks, run_id);
-            const nlohmann::json published{{"run", run_id},
-                                           {"path", std::filesystem::absolute(result.model).string()},
-                                           {"sha256", result.model_sha256},
-                                           {"test_accuracy", result.test.accuracy},
-                                           {"dataset", e.plan.dataset},
-                                           {"architecture", e.model.name}};
+            const nlohmann::json published{
+                {"run", run_id},
+                {"path", std::filesystem::absolute(result.model).string()},
+                {"sha256", result.model_sha256},
+                {"test_accuracy", result.test.accuracy},
+                {"dataset", e.plan.dataset},
+                {"architecture", e.model.name}};
             auto finished = published;
             finished["test_loss"] = result.test.loss;
             finished["epochs"] = result.epochs_run;

@@ -18,9 +18,9 @@ using namespace std::chrono_literals;
 inline const std::filesystem::path kSource = DIGITPIPE_SOURCE_DIR;
 
 inline std::string paths_block(const std::filesystem::path& runs) {
-    return "paths:\n  plugins: " + std::string(DIGITPIPE_PLUGIN_DIR) + "\n  data: " +
-           (kSource / "data").string() + "\n  models: " + (kSource / "models").string() +
-           "\n  runs: " + runs.string() + "\n";
+    return "paths:\n  plugins: " + std::string(DIGITPIPE_PLUGIN_DIR) +
+           "\n  data: " + (kSource / "data").string() +
+           "\n  models: " + (kSource / "models").string() + "\n  runs: " + runs.string() + "\n";
 }
 
 inline std::string in_process_deployment(const std::filesystem::path& runs) {
@@ -57,7 +57,7 @@ struct Outcome {
 
 // Runs `digitpipe ARGS` to completion with stderr folded into the captured stdout.
 inline Outcome digitpipe(const std::vector<std::string>& args,
-                  std::chrono::milliseconds timeout = 300s) {
+                         std::chrono::milliseconds timeout = 300s) {
     std::string command = "exec " + (kBinDir / "digitpipe").string();
     for (const auto& a : args) command += " '" + a + "'";
     command += " 2>&1";
@@ -93,7 +93,8 @@ inline int worker_pid(int parent, const std::string& stage) {
 // The single run folder under `runs`.
 inline std::filesystem::path only_run(const std::filesystem::path& runs) {
     std::vector<std::filesystem::path> found;
-    for (const auto& entry : std::filesystem::directory_iterator(runs)) found.push_back(entry.path());
+    for (const auto& entry : std::filesystem::directory_iterator(runs))
+        found.push_back(entry.path());
     EXPECT_EQ(found.size(), 1u);
     return found.empty() ? std::filesystem::path() : found.front();
 }

@@ -29,8 +29,8 @@ class LearningTest : public ::testing::Test {
     // evaluation.json of an uninterrupted in-process run of `experiment`; null if it failed.
     nlohmann::json uninterrupted_evaluation(const std::filesystem::path& experiment) {
         const auto runs = dir.path() / "straight";
-        const auto straight = digitpipe({"train", experiment.string(), "--config",
-                                         deployment(runs).string()});
+        const auto straight =
+            digitpipe({"train", experiment.string(), "--config", deployment(runs).string()});
         EXPECT_EQ(straight.exit_code, 0) << straight.output;
         if (straight.exit_code != 0) return nullptr;
         return nlohmann::json::parse(slurp(only_run(runs) / "evaluation.json"));
@@ -56,19 +56,20 @@ TEST_F(LearningTest, TrainWritesTheRunFolderAndEvalReproducesIt) {
         EXPECT_TRUE(std::filesystem::exists(run / name)) << name;
     }
     const auto evaluation = json::parse(slurp(run / "evaluation.json"));
-    EXPECT_GT(evaluation["accuracy"].get<double>(), 0.8) << "2 epochs of 6,400 images: far above chance";
+    EXPECT_GT(evaluation["accuracy"].get<double>(), 0.8)
+        << "2 epochs of 6,400 images: far above chance";
     EXPECT_EQ(evaluation["confusion"].size(), 10u);
 
-    const auto evaluated = digitpipe({"eval", (run / "model.safetensors").string(), "--config",
-                                      config.string(), "--json"});
+    const auto evaluated = digitpipe(
+        {"eval", (run / "model.safetensors").string(), "--config", config.string(), "--json"});
     ASSERT_EQ(evaluated.exit_code, 0) << evaluated.output;
     const auto reply = json_in(evaluated.output);
     EXPECT_EQ(reply["correct"], evaluation["correct"]);
     EXPECT_EQ(reply["confusion"], evaluation["confusion"]);
     EXPECT_EQ(reply["classes"].size(), 10u);
 
-    const auto table = digitpipe({"eval", (run / "model.safetensors").string(), "--config",
-                                  config.string()});
+    const auto table =
+        digitpipe({"eval", (run / "model.safetensors").string(), "--config", config.string()});
     ASSERT_EQ(table.exit_code, 0) << table.output;
     EXPECT_NE(table.output.find("confusion matrix"), std::string::npos) << table.output;
     EXPECT_NE(table.output.find("precision"), std::string::npos);
@@ -91,8 +92,8 @@ TEST_F(LearningTest, KilledTrainingResumesToTheUninterruptedResult) {
     const auto run = only_run(runs);
     ASSERT_FALSE(std::filesystem::exists(run / "model.safetensors"))
         << "the run finished before it was killed; the test proves nothing";
-    const auto resumed = digitpipe({"train", "--resume", run.filename().string(), "--config",
-                                    config.string()});
+    const auto resumed =
+        digitpipe({"train", "--resume", run.filename().string(), "--config", config.string()});
     ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
     EXPECT_NE(resumed.output.find("resumed"), std::string::npos) << resumed.output;
     const auto actual = json::parse(slurp(run / "evaluation.json"));
@@ -107,11 +108,11 @@ TEST_F(LearningTest, InterruptCancelsTheRunAndResumeFinishesIt) {
     const auto experiment = dir.write("itest.yaml", slice_experiment(3));
     const auto runs = dir.path() / "runs";
     const auto config = deployment(runs);
-    ts::Process training("/bin/sh",
-                         {"-c", "exec " + (kBinDir / "digitpipe").string() + " train '" +
-                                    experiment.string() + "' --config '" + config.string() +
-                                    "' 2>&1"},
-                         true);
+    ts::Process training(
+        "/bin/sh",
+        {"-c", "exec " + (kBinDir / "digitpipe").string() + " train '" + experiment.string() +
+                   "' --config '" + config.string() + "' 2>&1"},
+        true);
     ASSERT_TRUE(wait_for_first_checkpoint(runs));
     training.signal(SIGINT);
     std::string output;
@@ -122,11 +123,10 @@ TEST_F(LearningTest, InterruptCancelsTheRunAndResumeFinishesIt) {
     }
     EXPECT_EQ(training.wait_for(10s), 130) << output;
     EXPECT_NE(output.find("cancelled"), std::string::npos) << output;
-    EXPECT_NE(output.find("digitpipe train --resume " + run.filename().string()),
-              std::string::npos)
+    EXPECT_NE(output.find("digitpipe train --resume " + run.filename().string()), std::string::npos)
         << output;
-    const auto resumed = digitpipe({"train", "--resume", run.filename().string(), "--config",
-                                    config.string()});
+    const auto resumed =
+        digitpipe({"train", "--resume", run.filename().string(), "--config", config.string()});
     ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
     std::ifstream metrics(run / "metrics.jsonl");
     int lines = 0;
@@ -138,14 +138,14 @@ TEST_F(LearningTest, BadExperimentsAndModelsAreRefusedByName) {
     const auto runs = dir.path() / "runs";
     const auto config = deployment(runs);
     const auto experiment = dir.write("itest.yaml", slice_experiment(1));
-    const auto bad = digitpipe({"train", experiment.string(), "--config", config.string(),
-                                "--set", "training.epochs=0", "--set", "optimizer.typo=1"});
+    const auto bad = digitpipe({"train", experiment.string(), "--config", config.string(), "--set",
+                                "training.epochs=0", "--set", "optimizer.typo=1"});
     EXPECT_EQ(bad.exit_code, 2) << bad.output;
     EXPECT_NE(bad.output.find("training.epochs: must be >= 1"), std::string::npos) << bad.output;
     EXPECT_NE(bad.output.find("typo"), std::string::npos) << bad.output;
 
-    const auto missing = digitpipe({"train", "--resume", "no-such-run", "--config",
-                                    config.string()});
+    const auto missing =
+        digitpipe({"train", "--resume", "no-such-run", "--config", config.string()});
     EXPECT_EQ(missing.exit_code, 2) << missing.output;
     EXPECT_NE(missing.output.find("no run 'no-such-run'"), std::string::npos) << missing.output;
 
@@ -169,16 +169,20 @@ TEST_F(LearningTest, TrainWorkerCrashAcrossProcessesResumesToTheSameResult) {
     const auto config = dir.write(
         "deploy.yaml",
         "broker:\n  endpoint: ipc://" + p + "/broker\n  events_in: ipc://" + p +
-            "/ev-in\n  events_out: ipc://" + p + "/ev-out\n"
+            "/ev-in\n  events_out: ipc://" + p +
+            "/ev-out\n"
             "stages:\n  train: {plugin: train}\n  augment: {plugin: augment, replicas: 2}\n"
-            "streams:\n  augmented: {endpoint: 'ipc://" + p + "/augmented', hwm: 4}\n"
-            "supervisor: {restart_backoff_ms: 100}\n" + paths_block(runs));
+            "streams:\n  augmented: {endpoint: 'ipc://" +
+            p +
+            "/augmented', hwm: 4}\n"
+            "supervisor: {restart_backoff_ms: 100}\n" +
+            paths_block(runs));
     ts::Process up(kBinDir / "digitpipe", {"up", "--config", config.string()});
-    ts::Process training("/bin/sh",
-                         {"-c", "exec " + (kBinDir / "digitpipe").string() + " train '" +
-                                    experiment.string() + "' --config '" + config.string() +
-                                    "' 2>&1"},
-                         true);
+    ts::Process training(
+        "/bin/sh",
+        {"-c", "exec " + (kBinDir / "digitpipe").string() + " train '" + experiment.string() +
+                   "' --config '" + config.string() + "' 2>&1"},
+        true);
     ASSERT_TRUE(wait_for_first_checkpoint(runs));
     const int train_worker = worker_pid(up.pid(), "train");
     ASSERT_GT(train_worker, 0);

@@ -28,10 +28,9 @@ class QualityTest : public ::testing::Test {
 TEST_F(QualityTest, QuickExperimentReaches98Point5Percent) {
     const auto runs = dir.path() / "runs";
     const auto config = dir.write("pipeline.yaml", in_process_deployment(runs));
-    const auto trained =
-        digitpipe({"train", (kSource / "configs/experiments/quick.yaml").string(), "--config",
-                   config.string()},
-                  900s);
+    const auto trained = digitpipe({"train", (kSource / "configs/experiments/quick.yaml").string(),
+                                    "--config", config.string()},
+                                   900s);
     ASSERT_EQ(trained.exit_code, 0) << trained.output;
     const auto evaluation = json::parse(slurp(only_run(runs) / "evaluation.json"));
     EXPECT_GE(evaluation["accuracy"].get<double>(), 0.985) << trained.output;

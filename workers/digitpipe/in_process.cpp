@@ -13,19 +13,24 @@ std::vector<std::filesystem::path> plugin_dirs(const fw::DeploymentConfig& deplo
 }
 
 InProcessDeployment::InProcessDeployment(const fw::DeploymentConfig& deployment, bool verbose) {
-    broker_ = std::make_unique<fw::Broker>(context_,
-                                           fw::make_broker_options(deployment.broker, verbose));
+    broker_ =
+        std::make_unique<fw::Broker>(context_, fw::make_broker_options(deployment.broker, verbose));
     for (const auto& [name, stage] : deployment.stages) {
         for (int replica = 1; replica <= stage.replicas; ++replica) {
             hosts_.push_back(std::make_unique<fw::StageHost>(
-                context_, deployment, name, fw::StageHostOptions{plugin_dirs(deployment), verbose}));
+                context_, deployment, name,
+                fw::StageHostOptions{plugin_dirs(deployment), verbose}));
         }
     }
 }
 
-InProcessDeployment::~InProcessDeployment() { stop(); }
+InProcessDeployment::~InProcessDeployment() {
+    stop();
+}
 
-const std::string& InProcessDeployment::endpoint() const { return broker_->endpoint(); }
+const std::string& InProcessDeployment::endpoint() const {
+    return broker_->endpoint();
+}
 
 void InProcessDeployment::start(const std::atomic<bool>* external_stop) {
     external_stop_ = external_stop;

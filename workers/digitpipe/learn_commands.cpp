@@ -116,8 +116,8 @@ class ProgressView {
         const int width = 24;
         const int filled = width * step / steps;
         std::snprintf(line, sizeof line,
-                      "epoch %d/%d [%s%s] %d/%d  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s",
-                      epoch, epochs, std::string(static_cast<std::size_t>(filled), '#').c_str(),
+                      "epoch %d/%d [%s%s] %d/%d  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s", epoch,
+                      epochs, std::string(static_cast<std::size_t>(filled), '#').c_str(),
                       std::string(static_cast<std::size_t>(width - filled), '.').c_str(), step,
                       steps, e.value("loss", 0.0), 100.0 * e.value("accuracy", 0.0),
                       e.value("images_per_second", 0.0),
@@ -143,14 +143,14 @@ class ProgressView {
             validation = buffer;
         }
         line(std::string("epoch ") + std::to_string(e.value("epoch", 0) + 1) + "/" +
-             std::to_string(e.value("epochs", 0)) + format("  train loss %.4f acc %.2f%%",
-                                                            e.value("train_loss", 0.0),
-                                                            100.0 * e.value("train_accuracy", 0.0)) +
+             std::to_string(e.value("epochs", 0)) +
+             format("  train loss %.4f acc %.2f%%", e.value("train_loss", 0.0),
+                    100.0 * e.value("train_accuracy", 0.0)) +
              validation +
              format("  test loss %.4f acc %.2f%%", e.value("test_loss", 0.0),
                     100.0 * e.value("test_accuracy", 0.0)) +
-             format("  %.1f s, %.0f img/s, lr %.2g", e.value("train_seconds", 0.0) +
-                                                          e.value("eval_seconds", 0.0),
+             format("  %.1f s, %.0f img/s, lr %.2g",
+                    e.value("train_seconds", 0.0) + e.value("eval_seconds", 0.0),
                     e.value("images_per_second", 0.0), e.value("lr", 0.0)));
     }
 
@@ -281,8 +281,8 @@ int run_train(const programs::CommonFlags& common, const std::string& experiment
                 }
                 if (status.header.value("run", std::string()) == run && state != "running") {
                     topic = "train." + state;
-                    terminal = status.header.contains("result") ? status.header["result"]
-                                                                : status.header;
+                    terminal =
+                        status.header.contains("result") ? status.header["result"] : status.header;
                 }
             }
             if (!terminal) continue;

@@ -39,8 +39,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     po::options_description flags("digitpipe " + command + " [options]");
-    programs::add_common_flags(flags,
-                               learning ? "configs/pipeline.yaml" : "configs/local.yaml");
+    programs::add_common_flags(flags, learning ? "configs/pipeline.yaml" : "configs/local.yaml");
     po::positional_options_description positional;
     if (command == "train") {
         flags.add_options()("experiment", po::value<std::string>(),

@@ -8,12 +8,12 @@
 #include <thread>
 
 #include "commands.hpp"
-#include "in_process.hpp"
 #include "digitpipe/deployment.hpp"
 #include "digitpipe/log.hpp"
 #include "digitpipe/mdp.hpp"
 #include "digitpipe/plugin.hpp"
 #include "digitpipe/supervisor.hpp"
+#include "in_process.hpp"
 
 namespace digitpipe::cli {
 namespace fw = framework;

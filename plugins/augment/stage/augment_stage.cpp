@@ -61,9 +61,9 @@ class AugmentStage final : public fw::Stage {
 
     fw::Reply process(const fw::Request& request) override {
         if (request.verb != "augment.batches") {
-            return fw::Reply::error(fw::Status{fw::StatusCode::kUnimplemented,
-                                               "augment stage: unknown verb '" + request.verb +
-                                                   "' (augment.batches)"});
+            return fw::Reply::error(
+                fw::Status{fw::StatusCode::kUnimplemented,
+                           "augment stage: unknown verb '" + request.verb + "' (augment.batches)"});
         }
         Order order;
         try {
@@ -72,14 +72,15 @@ class AugmentStage final : public fw::Stage {
             dataset(order.plan.dataset);
             plan(order.plan);
         } catch (const std::exception& e) {
-            return fw::Reply::error(fw::invalid_argument(std::string("augment.batches: ") + e.what()));
+            return fw::Reply::error(
+                fw::invalid_argument(std::string("augment.batches: ") + e.what()));
         }
         {
             const std::lock_guard lock(mutex_);
             if (static_cast<std::int64_t>(orders_.size()) >= queue_limit_) {
-                return fw::Reply::error(fw::Status{
-                    fw::StatusCode::kResourceExhausted,
-                    "augment queue full (" + std::to_string(queue_limit_) + " orders)"});
+                return fw::Reply::error(
+                    fw::Status{fw::StatusCode::kResourceExhausted,
+                               "augment queue full (" + std::to_string(queue_limit_) + " orders)"});
             }
             orders_.push_back(std::move(order));
             ++orders_total_;
@@ -188,11 +189,14 @@ class AugmentStage final : public fw::Stage {
             message.verb = "batch";
             message.correlation_id = fw::make_correlation_id();
             message.header = {{"job", order.job}, {"epoch", order.epoch}, {"index", b}};
+            message.payloads.push_back({"images",
+                                        "u8",
+                                        {n, data->height, data->width},
+                                        std::string(batch.images.begin(), batch.images.end())});
             message.payloads.push_back(
-                {"images", "u8", {n, data->height, data->width},
-                 std::string(batch.images.begin(), batch.images.end())});
-            message.payloads.push_back(
-                {"labels", "i32", {n},
+                {"labels",
+                 "i32",
+                 {n},
                  std::string(reinterpret_cast<const char*>(batch.labels.data()),
                              batch.labels.size() * sizeof(std::int32_t))});
             for (;;) {

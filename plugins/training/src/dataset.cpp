@@ -79,8 +79,8 @@ Dataset load_dataset(const std::filesystem::path& data_dir, std::string_view nam
     if (it == datasets.end()) {
         std::string known;
         for (const auto& d : datasets) known += (known.empty() ? "" : ", ") + d.name;
-        throw std::invalid_argument("unknown dataset '" + std::string(name) + "' (known: " +
-                                    known + ")");
+        throw std::invalid_argument("unknown dataset '" + std::string(name) + "' (known: " + known +
+                                    ")");
     }
     const std::string prefix = split == Split::kTrain ? "train" : "t10k";
     const auto folder = data_dir / it->folder;
@@ -148,7 +148,8 @@ EpochPlanSpec epoch_plan_spec_from_json(const nlohmann::json& json) {
         return value.get<std::int64_t>();
     };
     EpochPlanSpec spec;
-    if (!field("dataset").is_string()) throw std::invalid_argument("plan.dataset: expected a string");
+    if (!field("dataset").is_string())
+        throw std::invalid_argument("plan.dataset: expected a string");
     spec.dataset = field("dataset").get<std::string>();
     if (!field("seed").is_number_unsigned() && !field("seed").is_number_integer()) {
         throw std::invalid_argument("plan.seed: expected an integer");

@@ -39,9 +39,8 @@ Evaluation summarize(std::vector<std::vector<std::int64_t>> confusion, double lo
         const auto hits = static_cast<double>(confusion[c][c]);
         m.precision = predicted[c] > 0 ? hits / static_cast<double>(predicted[c]) : 0.0;
         m.recall = m.support > 0 ? hits / static_cast<double>(m.support) : 0.0;
-        m.f1 = m.precision + m.recall > 0
-                   ? 2.0 * m.precision * m.recall / (m.precision + m.recall)
-                   : 0.0;
+        m.f1 = m.precision + m.recall > 0 ? 2.0 * m.precision * m.recall / (m.precision + m.recall)
+                                          : 0.0;
     }
     e.accuracy = e.count > 0 ? static_cast<double>(e.correct) / static_cast<double>(e.count) : 0.0;
     e.loss = e.count > 0 ? loss_sum / static_cast<double>(e.count) : 0.0;
@@ -55,11 +54,10 @@ Evaluation evaluate(nn::Network& network, const Dataset& dataset,
     const auto classes = static_cast<std::int64_t>(dataset.class_names.size());
     if (network.input_size() != dataset.image_size() || network.output_size() != classes) {
         throw std::invalid_argument(
-            "network '" + network.spec().name + "' takes " +
-            std::to_string(network.input_size()) + " inputs and gives " +
-            std::to_string(network.output_size()) + " outputs; dataset '" + dataset.name +
-            "' has " + std::to_string(dataset.height) + "x" + std::to_string(dataset.width) +
-            " images and " + std::to_string(classes) + " classes");
+            "network '" + network.spec().name + "' takes " + std::to_string(network.input_size()) +
+            " inputs and gives " + std::to_string(network.output_size()) + " outputs; dataset '" +
+            dataset.name + "' has " + std::to_string(dataset.height) + "x" +
+            std::to_string(dataset.width) + " images and " + std::to_string(classes) + " classes");
     }
     std::vector<std::int64_t> all;
     if (indices.empty()) {
@@ -68,7 +66,8 @@ Evaluation evaluate(nn::Network& network, const Dataset& dataset,
         indices = all;
     }
     std::vector<std::vector<std::int64_t>> confusion(
-        static_cast<std::size_t>(classes), std::vector<std::int64_t>(static_cast<std::size_t>(classes), 0));
+        static_cast<std::size_t>(classes),
+        std::vector<std::int64_t>(static_cast<std::size_t>(classes), 0));
     std::vector<Mistake> mistakes;
     double loss_sum = 0.0;
     std::vector<float> images;
@@ -120,9 +119,12 @@ nlohmann::json to_json(const Evaluation& e, const std::vector<std::string>& clas
                          {"predicted", m.predicted},
                          {"confidence", m.confidence}});
     }
-    return {{"count", e.count},       {"correct", e.correct},
-            {"accuracy", e.accuracy}, {"loss", e.loss},
-            {"confusion", e.confusion}, {"classes", classes},
+    return {{"count", e.count},
+            {"correct", e.correct},
+            {"accuracy", e.accuracy},
+            {"loss", e.loss},
+            {"confusion", e.confusion},
+            {"classes", classes},
             {"most_confident_wrong", wrong}};
 }
 

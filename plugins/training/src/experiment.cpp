@@ -32,8 +32,8 @@ bool one_of(const std::string& value, const std::vector<std::string>& allowed) {
 float read_float(const fw::ConfigNode& node, std::string_view key, double fallback, double low,
                  double high, bool low_open = false) {
     const double value = node.get_or<double>(key, fallback);
-    const bool ok = std::isfinite(value) && (low_open ? value > low : value >= low) &&
-                    value <= high;
+    const bool ok =
+        std::isfinite(value) && (low_open ? value > low : value >= low) && value <= high;
     node.check(ok, key,
                "must be in " + std::string(low_open ? "(" : "[") + std::to_string(low) + ", " +
                    std::to_string(high) + "], got " + std::to_string(value));
@@ -70,8 +70,7 @@ Experiment parse_experiment(const fw::ConfigNode& root, const std::filesystem::p
     Experiment e;
     e.name = root.get<std::string>("name");
     root.check(std::regex_match(e.name, std::regex("[A-Za-z0-9_.-]{1,64}")), "name",
-               "must be 1-64 of A-Z a-z 0-9 _ . - (it names the run folder), got '" + e.name +
-                   "'");
+               "must be 1-64 of A-Z a-z 0-9 _ . - (it names the run folder), got '" + e.name + "'");
     e.seed = root.get_or<std::uint64_t>("seed", 0);
 
     // The architecture: a models/ name or an inline spec.
@@ -175,15 +174,14 @@ Experiment parse_experiment(const fw::ConfigNode& root, const std::filesystem::p
 }
 
 nlohmann::json to_json(const augment::AugmentParams& p) {
-    return {{"rotation_degrees", p.rotation_degrees},
-            {"shift_fraction_x", p.shift_fraction_x},
-            {"shift_fraction_y", p.shift_fraction_y},
-            {"zoom_fraction", p.zoom_fraction},
-            {"shear_degrees", p.shear_degrees},
-            {"elastic",
-             {{"enabled", p.elastic.enabled},
-              {"alpha", p.elastic.alpha},
-              {"sigma", p.elastic.sigma}}}};
+    return {
+        {"rotation_degrees", p.rotation_degrees},
+        {"shift_fraction_x", p.shift_fraction_x},
+        {"shift_fraction_y", p.shift_fraction_y},
+        {"zoom_fraction", p.zoom_fraction},
+        {"shear_degrees", p.shear_degrees},
+        {"elastic",
+         {{"enabled", p.elastic.enabled}, {"alpha", p.elastic.alpha}, {"sigma", p.elastic.sigma}}}};
 }
 
 augment::AugmentParams augment_params_from_json(const nlohmann::json& json) {

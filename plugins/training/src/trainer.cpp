@@ -95,9 +95,9 @@ void save_checkpoint(const std::filesystem::path& file, const Experiment& e,
                                               {static_cast<std::int64_t>(slot.values.size())},
                                               slot.values));
     }
-    nn::save_safetensors(file, tensors,
-                         {{std::string(kCheckpointKey), to_json(state).dump()},
-                          {"experiment", e.yaml}});
+    nn::save_safetensors(
+        file, tensors,
+        {{std::string(kCheckpointKey), to_json(state).dump()}, {"experiment", e.yaml}});
 }
 
 LoopState load_checkpoint(const std::filesystem::path& file, const Experiment& e,
@@ -153,8 +153,8 @@ double learning_rate(const Experiment& e, std::int64_t epoch, std::int64_t globa
     const float base = e.optimizer.lr;
     if (s.type == "step") return nn::step_lr(base, epoch, s.step_epochs, s.gamma);
     if (s.type == "cosine") {
-        const auto warmup = static_cast<std::int64_t>(s.warmup_epochs *
-                                                      static_cast<double>(steps_per_epoch));
+        const auto warmup =
+            static_cast<std::int64_t>(s.warmup_epochs * static_cast<double>(steps_per_epoch));
         return nn::cosine_lr(base, global_step, total_steps, warmup, s.min_lr);
     }
     if (s.type == "one_cycle") {
@@ -190,7 +190,6 @@ void truncate_metrics(const std::filesystem::path& file, std::int64_t epochs_don
     std::ofstream(file, std::ios::trunc) << kept;
 }
 
-
 }  // namespace
 
 std::string utc_now(const char* format) {
@@ -212,7 +211,8 @@ TrainingBatch make_batch(const Dataset& dataset, const EpochPlan& plan, std::int
     out.labels.resize(indices.size());
     for (std::size_t i = 0; i < indices.size(); ++i) {
         const auto image = dataset.image(indices[i]);
-        std::copy(image.begin(), image.end(), out.images.begin() + static_cast<std::ptrdiff_t>(i * size));
+        std::copy(image.begin(), image.end(),
+                  out.images.begin() + static_cast<std::ptrdiff_t>(i * size));
         out.labels[i] = dataset.labels[static_cast<std::size_t>(indices[i])];
     }
     if (augmentation != nullptr) {
@@ -232,8 +232,7 @@ LocalBatchSource::LocalBatchSource(const Dataset& dataset, const EpochPlan& plan
     : dataset_(dataset), plan_(plan), augmentation_(std::move(augmentation)) {}
 
 TrainingBatch LocalBatchSource::next(std::int64_t index) {
-    return make_batch(dataset_, plan_, epoch_, index,
-                      augmentation_ ? &*augmentation_ : nullptr);
+    return make_batch(dataset_, plan_, epoch_, index, augmentation_ ? &*augmentation_ : nullptr);
 }
 
 nlohmann::json to_json(const EpochRecord& r) {
@@ -279,8 +278,8 @@ TrainResult train(const Experiment& e, const Dataset& train_set, const Dataset& 
 
     const std::int64_t steps_per_epoch = plan.batches_per_epoch();
     const std::int64_t total_steps = steps_per_epoch * e.epochs;
-    const auto batch_images = static_cast<std::size_t>(e.batch_size()) *
-                              static_cast<std::size_t>(train_set.image_size());
+    const auto batch_images =
+        static_cast<std::size_t>(e.batch_size()) * static_cast<std::size_t>(train_set.image_size());
     std::vector<float> images(batch_images);
     const bool validate = !plan.validation_indices().empty();
     std::string stopped_because = "epochs";
@@ -305,12 +304,11 @@ TrainResult train(const Experiment& e, const Dataset& train_set, const Dataset& 
             if (batch.labels.size() != static_cast<std::size_t>(e.batch_size()) ||
                 batch.images.size() != batch_images || batch.epoch != epoch ||
                 batch.index != step) {
-                throw std::runtime_error("batch source delivered epoch " +
-                                         std::to_string(batch.epoch) + " batch " +
-                                         std::to_string(batch.index) + " of " +
-                                         std::to_string(batch.labels.size()) +
-                                         " images; expected epoch " + std::to_string(epoch) +
-                                         " batch " + std::to_string(step));
+                throw std::runtime_error(
+                    "batch source delivered epoch " + std::to_string(batch.epoch) + " batch " +
+                    std::to_string(batch.index) + " of " + std::to_string(batch.labels.size()) +
+                    " images; expected epoch " + std::to_string(epoch) + " batch " +
+                    std::to_string(step));
             }
             for (std::size_t i = 0; i < batch_images; ++i) {
                 images[i] = static_cast<float>(batch.images[i]) / 255.0F;
@@ -414,12 +412,10 @@ TrainResult train(const Experiment& e, const Dataset& train_set, const Dataset& 
         std::ofstream out(run_dir / "evaluation.json");
         out << evaluation_json.dump(2) << "\n";
     }
-    nlohmann::json metrics{{"test_accuracy", result.test.accuracy},
-                           {"test_loss", result.test.loss},
-                           {"test_count", result.test.count},
-                           {"epochs", result.epochs_run},
-                           {"train_seconds", result.elapsed_seconds},
-                           {"stopped_because", stopped_because}};
+    nlohmann::json metrics{
+        {"test_accuracy", result.test.accuracy},   {"test_loss", result.test.loss},
+        {"test_count", result.test.count},         {"epochs", result.epochs_run},
+        {"train_seconds", result.elapsed_seconds}, {"stopped_because", stopped_because}};
     result.model = run_dir / "model.safetensors";
     nn::save_network(result.model, network,
                      {{"experiment", e.yaml},

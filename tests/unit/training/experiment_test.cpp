@@ -48,14 +48,15 @@ TEST(Experiment, ReportsEveryProblemWithItsPath) {
                                    "training.precision=fp16", "optimizer.lerning_rate=1"});
     EXPECT_NE(text.find("training.epochs: must be >= 1, got 0"), std::string::npos) << text;
     EXPECT_NE(text.find("optimizer.type: must be one of adam, sgd, got 'adagrad'"),
-              std::string::npos) << text;
+              std::string::npos)
+        << text;
     EXPECT_NE(text.find("training.precision"), std::string::npos) << text;
     EXPECT_NE(text.find("lerning_rate"), std::string::npos) << text;
 }
 
 TEST(Experiment, EarlyStoppingNeedsAValidationSplit) {
-    const auto text = problems_of(tiny_experiment_yaml(),
-                                  {"data.validation=0", "stopping.patience=3"});
+    const auto text =
+        problems_of(tiny_experiment_yaml(), {"data.validation=0", "stopping.patience=3"});
     EXPECT_NE(text.find("stopping.patience"), std::string::npos) << text;
 }
 

@@ -27,9 +27,9 @@ struct Fixture {
           plan(experiment.plan, train_set.count) {}
 
     TrainResult run(const std::filesystem::path& dir, const TrainerCallbacks& callbacks = {}) {
-        LocalBatchSource source(train_set, plan,
-                                experiment.augment ? std::optional(experiment.augmentation)
-                                                   : std::nullopt);
+        LocalBatchSource source(
+            train_set, plan,
+            experiment.augment ? std::optional(experiment.augmentation) : std::nullopt);
         return train(experiment, train_set, test_set, plan, source, dir, callbacks, "test-run");
     }
 };
@@ -60,8 +60,8 @@ TEST(Trainer, LearnsTheSyntheticTaskAndWritesTheRunFolder) {
     EXPECT_LT(epochs.back().train_loss, epochs.front().train_loss);
     ASSERT_TRUE(epochs.back().validation_accuracy.has_value());
     EXPECT_EQ(lines(dir.path() / "metrics.jsonl").size(), 3u);
-    for (const auto* name : {"checkpoint.safetensors", "model.safetensors", "best.safetensors",
-                             "evaluation.json"}) {
+    for (const auto* name :
+         {"checkpoint.safetensors", "model.safetensors", "best.safetensors", "evaluation.json"}) {
         EXPECT_TRUE(std::filesystem::exists(dir.path() / name)) << name;
     }
     const auto model = nn::load_safetensors(result.model);
@@ -86,8 +86,8 @@ TEST(Trainer, BatchesAreTheSameBytesEveryTime) {
 TEST(Trainer, ResumeFromACheckpointEqualsAnUninterruptedRun) {
     for (const bool augment : {false, true}) {
         SCOPED_TRACE(augment ? "augmented" : "plain");
-        const std::vector<std::string> overrides{
-            "augmentation.enabled=" + std::string(augment ? "true" : "false")};
+        const std::vector<std::string> overrides{"augmentation.enabled=" +
+                                                 std::string(augment ? "true" : "false")};
         test_support::TempDir straight_dir;
         Fixture straight(overrides);
         const auto expected = straight.run(straight_dir.path());

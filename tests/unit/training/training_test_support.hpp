@@ -67,7 +67,8 @@ inline std::string tiny_experiment_yaml(int epochs = 3) {
            "schedule: {type: one_cycle}\n";
 }
 
-inline Experiment parse_text(const std::string& yaml, const std::vector<std::string>& overrides = {}) {
+inline Experiment parse_text(const std::string& yaml,
+                             const std::vector<std::string>& overrides = {}) {
     return parse_experiment(framework::ConfigNode::parse(yaml, "test.yaml", overrides),
                             std::filesystem::temp_directory_path());
 }

@@ -79,8 +79,8 @@ struct StepProgress {
     std::int64_t epochs = 0;
     std::int64_t step = 0;  // 1-based within the epoch
     std::int64_t steps_per_epoch = 0;
-    double loss = 0.0;       // running mean over the epoch so far
-    double accuracy = 0.0;   // running, on the (augmented) training batches
+    double loss = 0.0;      // running mean over the epoch so far
+    double accuracy = 0.0;  // running, on the (augmented) training batches
     double lr = 0.0;
     double images_per_second = 0.0;  // training steps only, this epoch
     double eta_seconds = 0.0;        // to the last epoch's end, evaluations included
@@ -98,17 +98,17 @@ struct EpochRecord {
     std::optional<double> validation_accuracy;
     double lr = 0.0;  // at the epoch's last step
     double images_per_second = 0.0;
-    double train_seconds = 0.0;  // this epoch's steps
-    double eval_seconds = 0.0;   // this epoch's evaluations
+    double train_seconds = 0.0;    // this epoch's steps
+    double eval_seconds = 0.0;     // this epoch's evaluations
     double elapsed_seconds = 0.0;  // since the run started, across resumes
 };
 nlohmann::json to_json(const EpochRecord& record);
 
 struct TrainerCallbacks {
-    std::function<void(const StepProgress&)> on_step;   // every step; keep it cheap
+    std::function<void(const StepProgress&)> on_step;  // every step; keep it cheap
     std::function<void(const EpochRecord&)> on_epoch;
-    std::function<bool()> cancelled;                     // polled every step
-    std::function<void(const std::string&)> on_note;    // "resumed from epoch 3", ...
+    std::function<bool()> cancelled;                  // polled every step
+    std::function<void(const std::string&)> on_note;  // "resumed from epoch 3", ...
 };
 
 // Thrown by train() when callbacks.cancelled() said so. The last checkpoint stays.
