@@ -2,10 +2,11 @@
 // answering (status, cancel, heartbeats) while it trains.
 //
 // Verbs:
-//   train.start   header {experiment: YAML text, label: its file name, overrides: ["k=v"...]}
-//                 or {resume: "<run id>"}; replies {run, run_dir, epochs, steps_per_epoch}
-//                 at once, or an error for a bad experiment (every problem, file:line:col) or
-//                 while another run is in progress
+//   train.start   header {experiment: YAML text, label: its file name, overrides: ["k=v"...]},
+//                 {experiment_name: "quick", overrides} (paths.experiments/quick.yaml, for
+//                 the dashboard) or {resume: "<run id>"}; replies {run, run_dir, epochs,
+//                 steps_per_epoch} at once, or an error for a bad experiment (every problem,
+//                 file:line:col) or while another run is in progress
 //   train.status  {state: idle|running|finished|failed|cancelled, run, progress, last_epoch,
 //                  result | error}
 //   train.cancel  asks the running job to stop after its current step; {state}
@@ -25,6 +26,7 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <iterator>
 #include <mutex>
 #include <regex>
 #include <thread>
@@ -72,6 +74,11 @@ class TrainStage final : public fw::Stage {
         data_dir_ = context.path("data");
         models_dir_ = context.path("models");
         runs_dir_ = context.path("runs");
+        try {
+            experiments_dir_ = context.path("experiments");
+        } catch (const fw::ConfigError&) {
+            // Optional: only train.start by experiment_name needs it.
+        }
         if (use_workers_) reader_ = context.open_stream_reader(stream);
     }
 
@@ -144,9 +151,34 @@ class TrainStage final : public fw::Stage {
                 experiment = tr::parse_experiment(fw::ConfigNode::load_file(config), models_dir_);
                 resume = true;
             } else {
-                if (!h.contains("experiment") || !h["experiment"].is_string()) {
+                std::string text;
+                std::string label = h.value("label", std::string("experiment"));
+                if (h.contains("experiment_name")) {
+                    const auto name = h["experiment_name"].is_string()
+                                          ? h["experiment_name"].get<std::string>()
+                                          : std::string();
+                    if (!std::regex_match(name, std::regex("[A-Za-z0-9_-]{1,64}"))) {
+                        return fw::Reply::error(fw::invalid_argument(
+                            "train.start: experiment_name must be a plain name (A-Z a-z 0-9 _ -)"));
+                    }
+                    const auto file = experiments_dir_ / (name + ".yaml");
+                    if (experiments_dir_.empty() || !std::filesystem::exists(file)) {
+                        return fw::Reply::error(fw::Status{
+                            fw::StatusCode::kNotFound,
+                            "train.start: no experiment '" + name + "'" +
+                                (experiments_dir_.empty() ? " (paths.experiments is not set)"
+                                                          : " (" + file.string() + " missing)")});
+                    }
+                    std::ifstream in(file);
+                    text.assign(std::istreambuf_iterator<char>(in),
+                                std::istreambuf_iterator<char>());
+                    label = file.string();
+                } else if (h.contains("experiment") && h["experiment"].is_string()) {
+                    text = h["experiment"].get<std::string>();
+                } else {
                     return fw::Reply::error(fw::invalid_argument(
-                        "train.start: header.experiment must be the experiment's YAML text"));
+                        "train.start: give header.experiment (the experiment's YAML text), "
+                        "experiment_name or resume"));
                 }
                 std::vector<std::string> overrides;
                 if (h.contains("overrides")) {
@@ -162,10 +194,8 @@ class TrainStage final : public fw::Stage {
                         overrides.push_back(o.get<std::string>());
                     }
                 }
-                const auto label = h.value("label", std::string("experiment"));
-                experiment = tr::parse_experiment(
-                    fw::ConfigNode::parse(h["experiment"].get<std::string>(), label, overrides),
-                    models_dir_);
+                experiment = tr::parse_experiment(fw::ConfigNode::parse(text, label, overrides),
+                                                  models_dir_);
             }
         } catch (const fw::ConfigError& e) {
             return fw::Reply::error(fw::invalid_argument(e.what()));
@@ -316,6 +346,7 @@ class TrainStage final : public fw::Stage {
     std::filesystem::path data_dir_;
     std::filesystem::path models_dir_;
     std::filesystem::path runs_dir_;
+    std::filesystem::path experiments_dir_;  // empty when paths.experiments is not set
     std::unique_ptr<fw::StreamReader> reader_;
 
     mutable std::mutex mutex_;  // guards the job's reported state below

@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 
+#include "digitpipe/deployment.hpp"
+#include "digitpipe/host.hpp"
 #include "learning_support.hpp"
 
 namespace digitpipe::integration {
@@ -132,6 +134,49 @@ TEST_F(LearningTest, InterruptCancelsTheRunAndResumeFinishesIt) {
     int lines = 0;
     for (std::string line; std::getline(metrics, line);) ++lines;
     EXPECT_EQ(lines, 3);
+}
+
+// The dashboard starts runs by experiment name: the train stage reads
+// paths.experiments/<name>.yaml, refuses names that are not plain, and says which are missing.
+TEST_F(LearningTest, TrainStageStartsExperimentsByName) {
+    const auto experiments = dir.path() / "experiments";
+    std::filesystem::create_directories(experiments);
+    std::ofstream(experiments / "tiny.yaml") << slice_experiment(1);
+    const auto file = dir.write(
+        "stage.yaml",
+        "broker:\n  endpoint: inproc://unused\n"
+        "stages:\n  train: {plugin: train, params: {augmentation: local}}\n" +
+            paths_block(dir.path() / "runs") + "  experiments: " + experiments.string() + "\n");
+    zmq::context_t context(1);
+    const auto deployment = fw::load_deployment(file);
+    fw::StageHost host(context, deployment, "train", {{DIGITPIPE_PLUGIN_DIR}, false});
+    const auto call = [&](const std::string& verb, json header) {
+        fw::Request request;
+        request.verb = verb;
+        request.correlation_id = fw::make_correlation_id();
+        request.header = std::move(header);
+        return fw::decode_reply(host.handle(fw::encode_request(request)))->reply;
+    };
+    EXPECT_EQ(call("train.start", {{"experiment_name", "nope"}}).status.code(),
+              fw::StatusCode::kNotFound);
+    EXPECT_EQ(call("train.start", {{"experiment_name", "../tiny"}}).status.code(),
+              fw::StatusCode::kInvalidArgument);
+    const auto started = call(
+        "train.start", {{"experiment_name", "tiny"}, {"overrides", {"training.batch_size=128"}}});
+    ASSERT_TRUE(started.status.is_ok()) << started.status.message();
+    EXPECT_TRUE(started.header["run"].get<std::string>().starts_with("itest-"));
+    EXPECT_EQ(call("train.start", {{"experiment_name", "tiny"}}).status.code(),
+              fw::StatusCode::kFailedPrecondition)
+        << "one run at a time";
+    json status;
+    ASSERT_TRUE(ts::wait_until(
+        [&] {
+            status = call("train.status", json::object()).header;
+            return status["state"] != "running";
+        },
+        300s, 200ms));
+    EXPECT_EQ(status["state"], "finished") << status.dump();
+    EXPECT_GT(status["result"]["test_accuracy"].get<double>(), 0.7);
 }
 
 TEST_F(LearningTest, BadExperimentsAndModelsAreRefusedByName) {

@@ -416,6 +416,15 @@ TrainResult train(const Experiment& e, const Dataset& train_set, const Dataset& 
         {"test_accuracy", result.test.accuracy},   {"test_loss", result.test.loss},
         {"test_count", result.test.count},         {"epochs", result.epochs_run},
         {"train_seconds", result.elapsed_seconds}, {"stopped_because", stopped_because}};
+    // The training curves travel with the model, so whoever serves it can show how it was made.
+    nlohmann::json curves = nlohmann::json::array();
+    {
+        std::ifstream in(metrics_file);
+        for (std::string line; std::getline(in, line);) {
+            auto record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+            if (record.is_object()) curves.push_back(std::move(record));
+        }
+    }
     result.model = run_dir / "model.safetensors";
     nn::save_network(result.model, network,
                      {{"experiment", e.yaml},
@@ -426,7 +435,9 @@ TrainResult train(const Experiment& e, const Dataset& train_set, const Dataset& 
                       {"test_sha256", test_set.sha256},
                       {"class_names", nlohmann::json(test_set.class_names).dump()},
                       {"input", "1 x H x W floats: pixel / 255, ink high, background 0"},
-                      {"metrics", metrics.dump()}});
+                      {"metrics", metrics.dump()},
+                      {"evaluation", evaluation_json.dump()},
+                      {"curves", curves.dump()}});
     result.model_sha256 = file_sha256(result.model);
     return result;
 }

@@ -68,6 +68,12 @@ TEST(Trainer, LearnsTheSyntheticTaskAndWritesTheRunFolder) {
     EXPECT_EQ(model.metadata.at("experiment"), f.experiment.yaml);
     EXPECT_EQ(model.metadata.at("dataset_sha256"), "synthetic");
     EXPECT_NE(model.metadata.at("metrics").find("test_accuracy"), std::string::npos);
+    const auto curves = nlohmann::json::parse(model.metadata.at("curves"));
+    ASSERT_EQ(curves.size(), 3u);
+    EXPECT_EQ(curves[2]["epoch"], 2);
+    const auto evaluation = nlohmann::json::parse(model.metadata.at("evaluation"));
+    EXPECT_EQ(evaluation["correct"], result.test.correct);
+    EXPECT_EQ(evaluation["confusion"].size(), 4u);
     EXPECT_EQ(result.model_sha256.size(), 64u);
 }
 

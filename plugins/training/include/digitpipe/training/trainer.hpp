@@ -9,8 +9,9 @@
 //   checkpoint.safetensors weights, optimizer state and loop state after the last epoch;
 //                          written to a temporary file, then renamed (never torn)
 //   best.safetensors       the lowest-validation-loss weights (only with data.validation)
-//   model.safetensors      the final model, with metadata (architecture, experiment, data
-//                          checksum, metrics)
+//   model.safetensors      the final model, with metadata: architecture, experiment, data
+//                          checksums, class names, metrics, evaluation (as evaluation.json),
+//                          curves (the metrics.jsonl records as one JSON array)
 //   evaluation.json        the final model on the test set: accuracy, loss, per-class
 //                          metrics, confusion matrix, most confidently wrong examples
 #pragma once
