@@ -69,6 +69,18 @@ inline Outcome digitpipe(const std::vector<std::string>& args,
     return out;
 }
 
+// Starts `digitpipe train EXPERIMENT --config CONFIG` with stderr folded into the captured
+// stdout, for tests that signal it or its deployment while it runs.
+inline std::unique_ptr<ts::Process> start_training(const std::filesystem::path& experiment,
+                                                   const std::filesystem::path& config) {
+    return std::make_unique<ts::Process>(
+        "/bin/sh",
+        std::vector<std::string>{"-c", "exec " + (kBinDir / "digitpipe").string() + " train '" +
+                                           experiment.string() + "' --config '" + config.string() +
+                                           "' 2>&1"},
+        true);
+}
+
 // The JSON object in `output` (what `digitpipe eval --json` printed among other lines).
 inline nlohmann::json json_in(const std::string& output) {
     const auto begin = output.find("{\n");

@@ -110,20 +110,16 @@ TEST_F(LearningTest, InterruptCancelsTheRunAndResumeFinishesIt) {
     const auto experiment = dir.write("itest.yaml", slice_experiment(3));
     const auto runs = dir.path() / "runs";
     const auto config = deployment(runs);
-    ts::Process training(
-        "/bin/sh",
-        {"-c", "exec " + (kBinDir / "digitpipe").string() + " train '" + experiment.string() +
-                   "' --config '" + config.string() + "' 2>&1"},
-        true);
+    auto training = start_training(experiment, config);
     ASSERT_TRUE(wait_for_first_checkpoint(runs));
-    training.signal(SIGINT);
+    training->signal(SIGINT);
     std::string output;
-    while (auto line = training.read_line(120s)) output += *line + "\n";
+    while (auto line = training->read_line(120s)) output += *line + "\n";
     const auto run = only_run(runs);
     if (std::filesystem::exists(run / "model.safetensors")) {
         GTEST_SKIP() << "the run finished before the signal arrived";
     }
-    EXPECT_EQ(training.wait_for(10s), 130) << output;
+    EXPECT_EQ(training->wait_for(10s), 130) << output;
     EXPECT_NE(output.find("cancelled"), std::string::npos) << output;
     EXPECT_NE(output.find("digitpipe train --resume " + run.filename().string()), std::string::npos)
         << output;
@@ -223,18 +219,14 @@ TEST_F(LearningTest, TrainWorkerCrashAcrossProcessesResumesToTheSameResult) {
             "supervisor: {restart_backoff_ms: 100}\n" +
             paths_block(runs));
     ts::Process up(kBinDir / "digitpipe", {"up", "--config", config.string()});
-    ts::Process training(
-        "/bin/sh",
-        {"-c", "exec " + (kBinDir / "digitpipe").string() + " train '" + experiment.string() +
-                   "' --config '" + config.string() + "' 2>&1"},
-        true);
+    auto training = start_training(experiment, config);
     ASSERT_TRUE(wait_for_first_checkpoint(runs));
     const int train_worker = worker_pid(up.pid(), "train");
     ASSERT_GT(train_worker, 0);
     ASSERT_EQ(::kill(train_worker, SIGKILL), 0);
     std::string output;
-    while (auto line = training.read_line(300s)) output += *line + "\n";
-    ASSERT_EQ(training.wait_for(10s), 0) << output;
+    while (auto line = training->read_line(300s)) output += *line + "\n";
+    ASSERT_EQ(training->wait_for(10s), 0) << output;
     EXPECT_NE(output.find("resuming"), std::string::npos) << output;
     const auto actual = json::parse(slurp(only_run(runs) / "evaluation.json"));
     EXPECT_EQ(actual["correct"], expected["correct"]) << output;
