@@ -1,0 +1,306 @@
+// The infer stage: reads digits. One request at a time for now (batching of requests that
+// arrive together, and swapping in models announced by model.published events, come next).
+//
+// Verbs:
+//   infer.predict     payload "image" (PNG or JPEG bytes, any size within the limits);
+//                     replies {found, digit, confidence, probabilities[10], class_names, model}
+//                     and payload "input" (u8 28x28, what the model saw). found = false (no
+//                     digit, or an empty canvas) comes with no digit and no probabilities.
+//   infer.sample      header {n: 1..100}: n random test images; replies {samples: [{index,
+//                     label, predicted, confidence, correct}]} and payload "images" (u8 n x
+//                     28 x 28)
+//   infer.model_info  the model's metadata: architecture, parameters, file size, sha256,
+//                     metrics, evaluation (per class, confusion), curves, created
+//   infer.reload      header {model: path (optional)}: loads the model again (or another one)
+//                     and swaps it in; a model that fails to load leaves the old one serving
+// Params:
+//   model: digitpipe-mnist.safetensors   # relative to paths.models
+//   max_image_bytes: 8388608
+//   max_image_side: 4096
+//   max_image_pixels: 16777216
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <iterator>
+#include <random>
+
+#include "digitpipe/infer/image.hpp"
+#include "digitpipe/infer/preprocess.hpp"
+#include "digitpipe/nn/safetensors.hpp"
+#include "digitpipe/nn/spec_yaml.hpp"
+#include "digitpipe/stage.hpp"
+#include "digitpipe/training/dataset.hpp"
+#include "digitpipe/training/evaluation.hpp"
+
+namespace digitpipe::infer {
+namespace {
+
+namespace fw = framework;
+namespace tr = training;
+using nlohmann::json;
+
+constexpr int kMaxSamples = 100;
+
+// A loaded model: the network (fp32, inference mode) and what its file says about it.
+struct Model {
+    std::filesystem::path file;
+    std::unique_ptr<nn::Network> network;
+    std::vector<std::string> class_names;
+    json info;
+};
+
+json parse_or_null(const std::map<std::string, std::string>& metadata, const std::string& key) {
+    const auto it = metadata.find(key);
+    if (it == metadata.end()) return nullptr;
+    return json::parse(it->second, nullptr, /*allow_exceptions=*/false);
+}
+
+// throws: nn::SafetensorsError, fw::ConfigError, std::invalid_argument naming the file.
+Model load_model(const std::filesystem::path& file) {
+    const auto saved = nn::load_safetensors(file);
+    const auto architecture = saved.metadata.find(std::string(nn::kArchitectureKey));
+    if (architecture == saved.metadata.end()) {
+        throw std::invalid_argument(file.string() +
+                                    ": no architecture in the metadata (not a digitpipe model)");
+    }
+    Model model;
+    model.file = file;
+    auto spec = nn::parse_network_spec(
+        fw::ConfigNode::parse(architecture->second, file.string() + " (metadata architecture)"));
+    if (spec.input != std::vector<std::int64_t>{1, kMnistSide, kMnistSide}) {
+        throw std::invalid_argument(file.string() + ": the model takes " +
+                                    nn::format_dims(spec.input) + " inputs, not 1x28x28");
+    }
+    model.network = std::make_unique<nn::Network>(spec, nn::NetworkOptions{});
+    nn::load_network_weights(file, *model.network);
+    const auto names = parse_or_null(saved.metadata, "class_names");
+    if (names.is_array()) {
+        for (const auto& n : names)
+            model.class_names.push_back(n.is_string() ? n.get<std::string>() : "?");
+    }
+    if (static_cast<std::int64_t>(model.class_names.size()) != model.network->output_size()) {
+        model.class_names.clear();
+        for (std::int64_t c = 0; c < model.network->output_size(); ++c) {
+            model.class_names.push_back(std::to_string(c));
+        }
+    }
+    std::ifstream in(file, std::ios::binary);
+    const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                                          std::istreambuf_iterator<char>());
+    const auto meta = [&](const char* key) {
+        const auto it = saved.metadata.find(key);
+        return it == saved.metadata.end() ? json(nullptr) : json(it->second);
+    };
+    model.info = {{"model", file.filename().string()},
+                  {"sha256", tr::sha256_hex(bytes)},
+                  {"size_bytes", bytes.size()},
+                  {"architecture", spec.name},
+                  {"parameters", model.network->parameter_count()},
+                  {"trainable_parameters", model.network->parameter_count(true)},
+                  {"class_names", model.class_names},
+                  {"dataset", meta("dataset")},
+                  {"run", meta("run")},
+                  {"created", meta("created")},
+                  {"metrics", parse_or_null(saved.metadata, "metrics")},
+                  {"evaluation", parse_or_null(saved.metadata, "evaluation")},
+                  {"curves", parse_or_null(saved.metadata, "curves")}};
+    return model;
+}
+
+fw::Reply error(fw::StatusCode code, std::string message) {
+    return fw::Reply::error(fw::Status{code, std::move(message)});
+}
+
+class InferStage final : public fw::Stage {
+ public:
+    void configure(const fw::ConfigNode& params, fw::StageContext& context) override {
+        context_ = &context;
+        const auto model = params.get_or<std::string>("model", "digitpipe-mnist.safetensors");
+        const auto bytes = params.get_or<std::int64_t>("max_image_bytes", 8 << 20);
+        const auto side = params.get_or<std::int64_t>("max_image_side", 4096);
+        const auto pixels = params.get_or<std::int64_t>("max_image_pixels", 1 << 24);
+        params.check(bytes >= 1024 && bytes <= (std::int64_t{256} << 20), "max_image_bytes",
+                     "must be in [1024, 268435456]");
+        params.check(side >= 28 && side <= 65535, "max_image_side", "must be in [28, 65535]");
+        params.check(pixels >= 784, "max_image_pixels", "must be >= 784");
+        params.finish();
+        limits_.max_bytes = static_cast<std::size_t>(bytes);
+        limits_.max_width = limits_.max_height = static_cast<int>(side);
+        limits_.max_pixels = static_cast<std::uint64_t>(pixels);
+        models_dir_ = context.path("models");
+        data_dir_ = context.path("data");
+        model_ = load_model(resolve(model));  // a worker without its model fails to start
+        context.logger().info("model loaded",
+                              {{"model", model_.file.string()},
+                               {"sha256", model_.info["sha256"].get<std::string>()}});
+    }
+
+    fw::Reply process(const fw::Request& request) override {
+        if (request.verb == "infer.predict") return predict(request);
+        if (request.verb == "infer.sample") return sample(request);
+        if (request.verb == "infer.model_info") return fw::Reply::ok(model_.info);
+        if (request.verb == "infer.reload") return reload(request);
+        return error(fw::StatusCode::kUnimplemented,
+                     "infer stage: unknown verb '" + request.verb +
+                         "' (infer.predict, infer.sample, infer.model_info, infer.reload)");
+    }
+
+    fw::Health health() const override {
+        return {fw::HealthState::kReady,
+                "model " + model_.info["model"].get<std::string>() + " " +
+                    model_.info["sha256"].get<std::string>().substr(0, 12)};
+    }
+
+    void collect_metrics(fw::MetricSink& sink) const override {
+        sink.counter("infer_predictions_total", static_cast<double>(predictions_),
+                     "Images read (digit found or not)");
+        sink.counter("infer_no_digit_total", static_cast<double>(no_digit_),
+                     "Images with no digit found");
+        sink.counter("infer_bad_images_total", static_cast<double>(bad_images_),
+                     "Uploads refused as not a readable image");
+        sink.counter("infer_model_loads_total", static_cast<double>(loads_), "Models loaded");
+    }
+
+ private:
+    std::filesystem::path resolve(const std::string& model) const {
+        const std::filesystem::path path(model);
+        return path.is_absolute() ? path : models_dir_ / path;
+    }
+
+    fw::Reply predict(const fw::Request& request) {
+        const auto* payload = request.find_payload("image");
+        if (payload == nullptr) {
+            return error(fw::StatusCode::kInvalidArgument,
+                         "infer.predict: payload 'image' (PNG or JPEG bytes) is missing");
+        }
+        Preprocessed input;
+        try {
+            const auto image =
+                decode_image({reinterpret_cast<const std::uint8_t*>(payload->bytes.data()),
+                              payload->bytes.size()},
+                             limits_);
+            input = preprocess_digit(image);
+        } catch (const ImageError& e) {
+            ++bad_images_;
+            return fw::Reply::error(fw::invalid_argument(e.what()), {{"field", "image"}});
+        }
+        ++predictions_;
+        fw::Reply reply = fw::Reply::ok({{"found", input.found}, {"model", model_.info["sha256"]}});
+        reply.payloads.push_back({"input",
+                                  "u8",
+                                  {kMnistSide, kMnistSide},
+                                  std::string(input.pixels.begin(), input.pixels.end())});
+        if (!input.found) {
+            ++no_digit_;
+            reply.header["message"] = "no digit found: the image is blank or uniform";
+            return reply;
+        }
+        const auto logits = model_.network->predict(input.input);
+        const auto probabilities = softmax(logits);
+        const auto best = static_cast<std::size_t>(
+            std::max_element(probabilities.begin(), probabilities.end()) - probabilities.begin());
+        reply.header["digit"] = best;
+        reply.header["label"] = model_.class_names[best];
+        reply.header["confidence"] = probabilities[best];
+        reply.header["probabilities"] = probabilities;
+        return reply;
+    }
+
+    static std::vector<double> softmax(std::span<const float> logits) {
+        const float top = *std::max_element(logits.begin(), logits.end());
+        std::vector<double> p(logits.size());
+        double sum = 0.0;
+        for (std::size_t i = 0; i < logits.size(); ++i) sum += p[i] = std::exp(logits[i] - top);
+        for (auto& v : p) v /= sum;
+        return p;
+    }
+
+    fw::Reply sample(const fw::Request& request) {
+        const auto& n_field = request.header.contains("n") ? request.header["n"] : json(12);
+        if (!n_field.is_number_integer() || n_field.get<int>() < 1 ||
+            n_field.get<int>() > kMaxSamples) {
+            return error(
+                fw::StatusCode::kInvalidArgument,
+                "infer.sample: n must be an integer in [1, " + std::to_string(kMaxSamples) + "]");
+        }
+        const auto n = n_field.get<std::int64_t>();
+        if (!test_set_) {
+            const auto dataset = model_.info["dataset"].is_string()
+                                     ? model_.info["dataset"].get<std::string>()
+                                     : std::string("mnist");
+            try {
+                test_set_ = std::make_unique<tr::Dataset>(
+                    tr::load_dataset(data_dir_, dataset, tr::Split::kTest));
+            } catch (const std::exception& e) {
+                return error(fw::StatusCode::kFailedPrecondition,
+                             std::string("infer.sample: ") + e.what());
+            }
+        }
+        std::uniform_int_distribution<std::int64_t> pick(0, test_set_->count - 1);
+        std::vector<std::int64_t> indices(static_cast<std::size_t>(n));
+        for (auto& i : indices) i = pick(random_);
+        std::vector<float> images(indices.size() * static_cast<std::size_t>(kMnistPixels));
+        std::vector<std::int32_t> labels(indices.size());
+        tr::gather_batch(*test_set_, indices, images, labels);
+        const auto logits = model_.network->predict(images);
+        json samples = json::array();
+        std::string bytes;
+        const auto classes = static_cast<std::size_t>(model_.network->output_size());
+        for (std::size_t i = 0; i < indices.size(); ++i) {
+            const auto p = softmax(logits.subspan(i * classes, classes));
+            const auto best =
+                static_cast<std::int32_t>(std::max_element(p.begin(), p.end()) - p.begin());
+            samples.push_back({{"index", indices[i]},
+                               {"label", labels[i]},
+                               {"predicted", best},
+                               {"confidence", p[static_cast<std::size_t>(best)]},
+                               {"correct", best == labels[i]}});
+            const auto image = test_set_->image(indices[i]);
+            bytes.append(image.begin(), image.end());
+        }
+        fw::Reply reply = fw::Reply::ok({{"samples", samples}, {"model", model_.info["sha256"]}});
+        reply.payloads.push_back({"images", "u8", {n, kMnistSide, kMnistSide}, std::move(bytes)});
+        return reply;
+    }
+
+    fw::Reply reload(const fw::Request& request) {
+        std::filesystem::path file = model_.file;
+        if (request.header.contains("model")) {
+            if (!request.header["model"].is_string()) {
+                return error(fw::StatusCode::kInvalidArgument,
+                             "infer.reload: model must be a path");
+            }
+            file = resolve(request.header["model"].get<std::string>());
+        }
+        try {
+            Model loaded = load_model(file);
+            ++loads_;
+            // The host calls process() one request at a time, so no request is using the old
+            // model now: the swap drops nothing.
+            model_ = std::move(loaded);
+            test_set_.reset();  // the new model may be for another dataset
+        } catch (const std::exception& e) {
+            return error(fw::StatusCode::kFailedPrecondition,
+                         std::string("infer.reload: kept the current model: ") + e.what());
+        }
+        context_->logger().info("model swapped in", {{"model", model_.file.string()}});
+        return fw::Reply::ok(model_.info);
+    }
+
+    fw::StageContext* context_ = nullptr;
+    DecodeLimits limits_;
+    std::filesystem::path models_dir_;
+    std::filesystem::path data_dir_;
+    Model model_;
+    std::unique_ptr<tr::Dataset> test_set_;  // loaded on the first infer.sample
+    std::mt19937_64 random_{std::random_device{}()};
+    std::uint64_t predictions_ = 0;
+    std::uint64_t no_digit_ = 0;
+    std::uint64_t bad_images_ = 0;
+    std::uint64_t loads_ = 1;
+};
+
+}  // namespace
+}  // namespace digitpipe::infer
+
+DIGITPIPE_DECLARE_STAGE(digitpipe::infer::InferStage, "infer")
