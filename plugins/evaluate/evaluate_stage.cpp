@@ -6,11 +6,7 @@
 // precision: fp32}. A model that is missing, truncated, corrupt or for other image sizes is
 // refused with an error naming the file and the problem.
 // Params: none.
-#include <fstream>
-#include <iterator>
-
 #include "digitpipe/nn/safetensors.hpp"
-#include "digitpipe/nn/spec_yaml.hpp"
 #include "digitpipe/stage.hpp"
 #include "digitpipe/training/evaluation.hpp"
 
@@ -52,31 +48,20 @@ class EvaluateStage final : public fw::Stage {
                 return fw::Reply::error(fw::Status{fw::StatusCode::kNotFound,
                                                    "evaluate: no model file " + file.string()});
             }
-            const auto saved = nn::load_safetensors(file);
-            const auto architecture = saved.metadata.find(std::string(nn::kArchitectureKey));
-            if (architecture == saved.metadata.end()) {
-                return fw::Reply::error(fw::invalid_argument(
-                    file.string() + ": no architecture in the metadata (not a digitpipe model)"));
-            }
-            const auto spec = nn::parse_network_spec(fw::ConfigNode::parse(
-                architecture->second, file.string() + " (metadata architecture)"));
-            nn::Network network(spec, {});
-            nn::load_network_weights(file, network);
+            const auto loaded = nn::load_network(file);
+            auto& network = *loaded.network;
             std::string dataset_name = h.value("dataset", std::string());
             if (dataset_name.empty()) {
-                const auto trained_on = saved.metadata.find("dataset");
-                dataset_name = trained_on != saved.metadata.end() ? trained_on->second : "mnist";
+                const auto trained_on = loaded.metadata.find("dataset");
+                dataset_name = trained_on != loaded.metadata.end() ? trained_on->second : "mnist";
             }
             const auto dataset = tr::load_dataset(data_dir_, dataset_name, tr::Split::kTest);
             const auto evaluation =
                 tr::evaluate(network, dataset, {}, 500, static_cast<std::size_t>(top));
             auto reply = tr::to_json(evaluation, dataset.class_names);
-            std::ifstream in(file, std::ios::binary);
-            const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                                                  std::istreambuf_iterator<char>());
             reply["model"] = file.string();
-            reply["sha256"] = tr::sha256_hex(bytes);
-            reply["architecture"] = spec.name;
+            reply["sha256"] = loaded.file_sha256;
+            reply["architecture"] = network.spec().name;
             reply["dataset"] = dataset.name;
             reply["precision"] = "fp32";
             ++evaluations_;

@@ -20,14 +20,11 @@
 //   max_image_pixels: 16777216
 #include <algorithm>
 #include <cmath>
-#include <fstream>
-#include <iterator>
 #include <random>
 
 #include "digitpipe/infer/image.hpp"
 #include "digitpipe/infer/preprocess.hpp"
 #include "digitpipe/nn/safetensors.hpp"
-#include "digitpipe/nn/spec_yaml.hpp"
 #include "digitpipe/stage.hpp"
 #include "digitpipe/training/dataset.hpp"
 #include "digitpipe/training/evaluation.hpp"
@@ -57,23 +54,16 @@ json parse_or_null(const std::map<std::string, std::string>& metadata, const std
 
 // throws: nn::SafetensorsError, fw::ConfigError, std::invalid_argument naming the file.
 Model load_model(const std::filesystem::path& file) {
-    const auto saved = nn::load_safetensors(file);
-    const auto architecture = saved.metadata.find(std::string(nn::kArchitectureKey));
-    if (architecture == saved.metadata.end()) {
-        throw std::invalid_argument(file.string() +
-                                    ": no architecture in the metadata (not a digitpipe model)");
-    }
-    Model model;
-    model.file = file;
-    auto spec = nn::parse_network_spec(
-        fw::ConfigNode::parse(architecture->second, file.string() + " (metadata architecture)"));
+    auto loaded = nn::load_network(file);
+    const auto& spec = loaded.network->spec();
     if (spec.input != std::vector<std::int64_t>{1, kMnistSide, kMnistSide}) {
         throw std::invalid_argument(file.string() + ": the model takes " +
                                     nn::format_dims(spec.input) + " inputs, not 1x28x28");
     }
-    model.network = std::make_unique<nn::Network>(spec, nn::NetworkOptions{});
-    nn::load_network_weights(file, *model.network);
-    const auto names = parse_or_null(saved.metadata, "class_names");
+    Model model;
+    model.file = file;
+    model.network = std::move(loaded.network);
+    const auto names = parse_or_null(loaded.metadata, "class_names");
     if (names.is_array()) {
         for (const auto& n : names)
             model.class_names.push_back(n.is_string() ? n.get<std::string>() : "?");
@@ -84,16 +74,13 @@ Model load_model(const std::filesystem::path& file) {
             model.class_names.push_back(std::to_string(c));
         }
     }
-    std::ifstream in(file, std::ios::binary);
-    const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                                          std::istreambuf_iterator<char>());
     const auto meta = [&](const char* key) {
-        const auto it = saved.metadata.find(key);
-        return it == saved.metadata.end() ? json(nullptr) : json(it->second);
+        const auto it = loaded.metadata.find(key);
+        return it == loaded.metadata.end() ? json(nullptr) : json(it->second);
     };
     model.info = {{"model", file.filename().string()},
-                  {"sha256", tr::sha256_hex(bytes)},
-                  {"size_bytes", bytes.size()},
+                  {"sha256", loaded.file_sha256},
+                  {"size_bytes", std::filesystem::file_size(file)},
                   {"architecture", spec.name},
                   {"parameters", model.network->parameter_count()},
                   {"trainable_parameters", model.network->parameter_count(true)},
@@ -101,9 +88,9 @@ Model load_model(const std::filesystem::path& file) {
                   {"dataset", meta("dataset")},
                   {"run", meta("run")},
                   {"created", meta("created")},
-                  {"metrics", parse_or_null(saved.metadata, "metrics")},
-                  {"evaluation", parse_or_null(saved.metadata, "evaluation")},
-                  {"curves", parse_or_null(saved.metadata, "curves")}};
+                  {"metrics", parse_or_null(loaded.metadata, "metrics")},
+                  {"evaluation", parse_or_null(loaded.metadata, "evaluation")},
+                  {"curves", parse_or_null(loaded.metadata, "curves")}};
     return model;
 }
 

@@ -70,21 +70,6 @@ bool element_count(const std::vector<std::int64_t>& shape, std::uint64_t& count)
     return true;
 }
 
-std::string sha256_hex(std::span<const std::byte> data) {
-    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-    unsigned int length = 0;
-    if (EVP_Digest(data.data(), data.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
-        throw SafetensorsError("SHA-256 failed in OpenSSL");
-    }
-    constexpr std::string_view kHex = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < length; ++i) {
-        out += kHex[digest[i] >> 4];
-        out += kHex[digest[i] & 0xF];
-    }
-    return out;
-}
-
 [[noreturn]] void fail(const std::string& label, const std::string& message) {
     throw SafetensorsError(label + ": " + message);
 }
@@ -174,6 +159,21 @@ Tensor parse_entry(const std::string& label, const std::string& name, const nloh
 }
 
 }  // namespace
+
+std::string sha256_hex(std::span<const std::byte> data) {
+    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+    unsigned int length = 0;
+    if (EVP_Digest(data.data(), data.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
+        throw SafetensorsError("SHA-256 failed in OpenSSL");
+    }
+    constexpr std::string_view kHex = "0123456789abcdef";
+    std::string out;
+    for (unsigned int i = 0; i < length; ++i) {
+        out += kHex[digest[i] >> 4];
+        out += kHex[digest[i] & 0xF];
+    }
+    return out;
+}
 
 std::string_view dtype_name(DType dtype) noexcept {
     for (const DTypeInfo& info : kDTypes) {
@@ -407,7 +407,10 @@ SafetensorsFile parse_safetensors(std::span<const std::byte> bytes, const std::s
     return result;
 }
 
-SafetensorsFile load_safetensors(const std::filesystem::path& file) {
+namespace {
+
+// A whole file's bytes. throws: SafetensorsError naming the file.
+std::vector<std::byte> read_file(const std::filesystem::path& file) {
     const std::string label = file.string();
     std::ifstream in(file, std::ios::binary);
     if (!in) {
@@ -422,7 +425,17 @@ SafetensorsFile load_safetensors(const std::filesystem::path& file) {
     if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size))) {
         fail(label, "cannot read " + std::to_string(size) + " bytes");
     }
-    return parse_safetensors(bytes, label);
+    return bytes;
+}
+
+}  // namespace
+
+SafetensorsFile load_safetensors(const std::filesystem::path& file) {
+    return parse_safetensors(read_file(file), file.string());
+}
+
+std::string file_sha256(const std::filesystem::path& file) {
+    return sha256_hex(read_file(file));
 }
 
 std::vector<Tensor> network_tensors(const Network& network) {
@@ -439,9 +452,11 @@ void save_network(const std::filesystem::path& file, const Network& network,
     save_safetensors(file, network_tensors(network), std::move(metadata));
 }
 
-std::map<std::string, std::string> load_network_weights(const std::filesystem::path& file,
-                                                        Network& network) {
-    SafetensorsFile loaded = load_safetensors(file);
+namespace {
+
+// load_network_weights on a parsed file; `label` names it in messages.
+std::map<std::string, std::string> copy_weights(SafetensorsFile loaded, const std::string& label,
+                                                Network& network) {
     std::vector<std::string> problems;
     std::set<std::string> expected;
     std::vector<std::pair<Parameter*, const Tensor*>> copies;
@@ -469,8 +484,7 @@ std::map<std::string, std::string> load_network_weights(const std::filesystem::p
         }
     }
     if (!problems.empty()) {
-        std::string message =
-            file.string() + ": weights do not fit network '" + network.spec().name + "':";
+        std::string message = label + ": weights do not fit network '" + network.spec().name + "':";
         for (const std::string& problem : problems) {
             message += "\n  " + problem;
         }
@@ -481,6 +495,31 @@ std::map<std::string, std::string> load_network_weights(const std::filesystem::p
         parameter->mark_updated();
     }
     return std::move(loaded.metadata);
+}
+
+}  // namespace
+
+std::map<std::string, std::string> load_network_weights(const std::filesystem::path& file,
+                                                        Network& network) {
+    return copy_weights(load_safetensors(file), file.string(), network);
+}
+
+LoadedNetwork load_network(const std::filesystem::path& file, NetworkOptions options) {
+    const std::string label = file.string();
+    const auto bytes = read_file(file);
+    SafetensorsFile parsed = parse_safetensors(bytes, label);
+    const auto architecture = parsed.metadata.find(std::string(kArchitectureKey));
+    if (architecture == parsed.metadata.end()) {
+        fail(label, "no architecture in the metadata (not a digitpipe model)");
+    }
+    LoadedNetwork out;
+    out.network =
+        std::make_unique<Network>(parse_network_spec(framework::ConfigNode::parse(
+                                      architecture->second, label + " (metadata architecture)")),
+                                  options);
+    out.metadata = copy_weights(std::move(parsed), label, *out.network);
+    out.file_sha256 = sha256_hex(bytes);
+    return out;
 }
 
 }  // namespace digitpipe::nn

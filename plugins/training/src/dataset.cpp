@@ -1,8 +1,6 @@
 // Dataset loading and the epoch plan (see dataset.hpp).
 #include "digitpipe/training/dataset.hpp"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <array>
 #include <cstdio>
@@ -12,6 +10,7 @@
 
 #include "digitpipe/idx.hpp"
 #include "digitpipe/nn/random.hpp"
+#include "digitpipe/nn/safetensors.hpp"
 
 namespace digitpipe::training {
 namespace {
@@ -54,22 +53,6 @@ const std::vector<std::string>& dataset_names() {
         return out;
     }();
     return names;
-}
-
-std::string sha256_hex(std::span<const std::uint8_t> bytes) {
-    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-    unsigned int length = 0;
-    if (EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, EVP_sha256(), nullptr) !=
-        1) {
-        throw std::runtime_error("sha256: OpenSSL EVP_Digest failed");
-    }
-    std::string hex;
-    for (unsigned int i = 0; i < length; ++i) {
-        char buffer[3];
-        std::snprintf(buffer, sizeof buffer, "%02x", digest[i]);
-        hex += buffer;
-    }
-    return hex;
 }
 
 Dataset load_dataset(const std::filesystem::path& data_dir, std::string_view name, Split split) {
@@ -120,7 +103,7 @@ Dataset load_dataset(const std::filesystem::path& data_dir, std::string_view nam
     }
     std::vector<std::uint8_t> both = images.data;
     both.insert(both.end(), labels.data.begin(), labels.data.end());
-    out.sha256 = sha256_hex(both);
+    out.sha256 = nn::sha256_hex(std::as_bytes(std::span(both)));
     out.images = std::move(images.data);
     return out;
 }

@@ -166,13 +166,6 @@ double learning_rate(const Experiment& e, std::int64_t epoch, std::int64_t globa
     return base;
 }
 
-std::string file_sha256(const std::filesystem::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                                          std::istreambuf_iterator<char>());
-    return sha256_hex(bytes);
-}
-
 // Keeps the metrics lines of epochs before `epochs_done` (a resumed run rewrites the rest).
 void truncate_metrics(const std::filesystem::path& file, std::int64_t epochs_done) {
     std::ifstream in(file);
@@ -438,7 +431,7 @@ TrainResult train(const Experiment& e, const Dataset& train_set, const Dataset& 
                       {"metrics", metrics.dump()},
                       {"evaluation", evaluation_json.dump()},
                       {"curves", curves.dump()}});
-    result.model_sha256 = file_sha256(result.model);
+    result.model_sha256 = nn::file_sha256(result.model);
     return result;
 }
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <set>
 
+#include "digitpipe/nn/safetensors.hpp"
 #include "digitpipe/training/dataset.hpp"
 
 namespace digitpipe::training {
@@ -85,7 +86,7 @@ TEST(LoadDataset, MissingFilesNameThePath) {
 
 TEST(Sha256, KnownVector) {
     const std::string abc = "abc";
-    EXPECT_EQ(sha256_hex({reinterpret_cast<const std::uint8_t*>(abc.data()), abc.size()}),
+    EXPECT_EQ(nn::sha256_hex(std::as_bytes(std::span(abc))),
               "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -121,5 +122,24 @@ void save_network(const std::filesystem::path& file, const Network& network,
 //         shape mismatch (with both shapes), or any load_safetensors() problem.
 std::map<std::string, std::string> load_network_weights(const std::filesystem::path& file,
                                                         Network& network);
+
+// A network rebuilt from a file save_network() wrote: the architecture from its metadata
+// (kArchitectureKey), the weights as load_network_weights() checks them. The file is read and
+// validated once.
+struct LoadedNetwork {
+    std::unique_ptr<Network> network;
+    std::map<std::string, std::string> metadata;
+    std::string file_sha256;  // of the whole file, lower-case hex
+};
+
+// throws: SafetensorsError naming the file (unreadable, malformed, no architecture, weights
+//         that do not fit); framework::ConfigError for an architecture that does not parse;
+//         SpecError or dnnl::error as Network's constructor.
+LoadedNetwork load_network(const std::filesystem::path& file, NetworkOptions options = {});
+
+// Lower-case hex SHA-256 of `bytes`, and of a whole file (throws SafetensorsError naming an
+// unreadable file). Thread-safety: pure functions.
+std::string sha256_hex(std::span<const std::byte> bytes);
+std::string file_sha256(const std::filesystem::path& file);
 
 }  // namespace digitpipe::nn

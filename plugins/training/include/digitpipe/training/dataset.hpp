@@ -100,7 +100,4 @@ class EpochPlan {
 std::vector<std::int64_t> seeded_permutation(std::int64_t count, std::uint64_t seed,
                                              std::uint64_t stream);
 
-// Lower-case hex SHA-256 of `bytes`.
-std::string sha256_hex(std::span<const std::uint8_t> bytes);
-
 }  // namespace digitpipe::training
