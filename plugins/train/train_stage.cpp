@@ -4,12 +4,18 @@
 // Verbs:
 //   train.start   header {experiment: YAML text, label: its file name, overrides: ["k=v"...]},
 //                 {experiment_name: "quick", overrides} (paths.experiments/quick.yaml, for
-//                 the dashboard) or {resume: "<run id>"}; replies {run, run_dir, epochs,
-//                 steps_per_epoch} at once, or an error for a bad experiment (every problem,
-//                 file:line:col) or while another run is in progress
+//                 the dashboard) or {resume: "<run id>"}; replies at once with the Job
+//                 (web/API.md) plus {run, run_dir, experiment, epochs, resumed}, or an error
+//                 for a bad experiment (every problem, file:line:col) or while another run
+//                 is in progress (failed_precondition)
 //   train.status  {state: idle|running|finished|failed|cancelled, run, progress, last_epoch,
 //                  result | error}
-//   train.cancel  asks the running job to stop after its current step; {state}
+//   train.cancel  asks the running job to stop after its current step; {state}. With
+//                 {run}: only that run (404 unknown, failed_precondition when not running);
+//                 replies the Job (web/API.md)
+//   train.runs    {jobs: [Job...]}: every run folder, newest first, the running one live
+//   train.run     {run} -> the Job with its epoch records
+//   train.experiments  {experiments: [{name, model, dataset, settings}]} (paths.experiments)
 // Events: train.started, train.progress (steps, at most every progress_interval_ms),
 //   train.epoch, train.note, train.finished, train.failed, train.cancelled, and
 //   model.published {run, path, sha256, test_accuracy, dataset} with the final model.
@@ -33,6 +39,7 @@
 
 #include "digitpipe/stage.hpp"
 #include "digitpipe/training/trainer.hpp"
+#include "run_catalog.hpp"
 #include "stream_batch_source.hpp"
 
 namespace digitpipe::train {
@@ -85,13 +92,23 @@ class TrainStage final : public fw::Stage {
     fw::Reply process(const fw::Request& request) override {
         if (request.verb == "train.start") return start(request);
         if (request.verb == "train.status") return fw::Reply::ok(status_json());
-        if (request.verb == "train.cancel") {
-            cancel_.store(true);
-            return fw::Reply::ok({{"state", state_name()}});
+        if (request.verb == "train.cancel") return cancel(request);
+        if (request.verb == "train.runs") return fw::Reply::ok({{"jobs", runs()}});
+        if (request.verb == "train.run") return run_detail(request);
+        if (request.verb == "train.experiments") {
+            if (experiments_dir_.empty()) {
+                return fw::Reply::error(fw::Status{fw::StatusCode::kFailedPrecondition,
+                                                   "train.experiments: paths.experiments is not "
+                                                   "set in the deployment"});
+            }
+            return fw::Reply::ok(
+                {{"experiments", list_experiments(experiments_dir_, models_dir_)}});
         }
-        return fw::Reply::error(fw::Status{fw::StatusCode::kUnimplemented,
-                                           "train stage: unknown verb '" + request.verb +
-                                               "' (train.start, train.status, train.cancel)"});
+        return fw::Reply::error(fw::Status{
+            fw::StatusCode::kUnimplemented,
+            "train stage: unknown verb '" + request.verb +
+                "' (train.start, train.status, train.cancel, train.runs, train.run, "
+                "train.experiments)"});
     }
 
     fw::Health health() const override {
@@ -110,6 +127,71 @@ class TrainStage final : public fw::Stage {
     std::string state_name() const {
         const std::lock_guard lock(mutex_);
         return state_;
+    }
+
+    // A run id from request.header[key], or an error naming what is wrong with it.
+    static fw::Result<std::string> run_id_field(const fw::Request& request, const char* verb) {
+        const auto& h = request.header;
+        if (!h.contains("run") || !h["run"].is_string() ||
+            !std::regex_match(h["run"].get<std::string>(), std::regex("[A-Za-z0-9_.-]{1,128}"))) {
+            return fw::invalid_argument(std::string(verb) +
+                                        ": run must be a run id (a folder name in runs/)");
+        }
+        return h["run"].get<std::string>();
+    }
+
+    // The job on disk, with the live state of the running job laid over it.
+    nlohmann::json job_json(const std::string& run_id, bool with_epochs) const {
+        auto job = describe_run(runs_dir_ / run_id, with_epochs);
+        const std::lock_guard lock(mutex_);
+        if (run_id == run_) {
+            if (running_.load()) job["state"] = "running";
+            if (!progress_.is_null()) job["progress"] = progress_;
+        }
+        return job;
+    }
+
+    nlohmann::json runs() const {
+        auto jobs = list_runs(runs_dir_);
+        for (auto& job : jobs) job = job_json(job["id"].get<std::string>(), false);
+        return jobs;
+    }
+
+    fw::Reply run_detail(const fw::Request& request) const {
+        const auto run_id = run_id_field(request, "train.run");
+        if (!run_id) return fw::Reply::error(run_id.status());
+        if (!std::filesystem::exists(runs_dir_ / *run_id / "config.yaml")) {
+            return fw::Reply::error(
+                fw::Status{fw::StatusCode::kNotFound, "train.run: no run '" + *run_id + "'"});
+        }
+        return fw::Reply::ok(job_json(*run_id, /*with_epochs=*/true));
+    }
+
+    // Without a run id: cancels whatever runs (the CLI's Ctrl-C). With one: only that run,
+    // so a stale dashboard cannot cancel someone else's newer run.
+    fw::Reply cancel(const fw::Request& request) {
+        if (!request.header.contains("run")) {
+            cancel_.store(true);
+            return fw::Reply::ok({{"state", state_name()}});
+        }
+        const auto run_id = run_id_field(request, "train.cancel");
+        if (!run_id) return fw::Reply::error(run_id.status());
+        if (!std::filesystem::exists(runs_dir_ / *run_id / "config.yaml")) {
+            return fw::Reply::error(
+                fw::Status{fw::StatusCode::kNotFound, "train.cancel: no run '" + *run_id + "'"});
+        }
+        bool current = false;
+        {
+            const std::lock_guard lock(mutex_);
+            current = running_.load() && run_ == *run_id;
+        }
+        if (!current) {
+            return fw::Reply::error(fw::Status{fw::StatusCode::kFailedPrecondition,
+                                               "train.cancel: run '" + *run_id +
+                                                   "' is not running"});
+        }
+        cancel_.store(true);
+        return fw::Reply::ok(job_json(*run_id, /*with_epochs=*/false));
     }
 
     nlohmann::json status_json() const {
@@ -203,6 +285,9 @@ class TrainStage final : public fw::Stage {
         std::filesystem::path run_dir;
         if (resume) {
             run_dir = runs_dir_ / run_id;
+            // The run is live again: an old cancelled/failed record would outlive a crash.
+            std::error_code ignored;
+            std::filesystem::remove(run_dir / kRunResultFile, ignored);
         } else {
             const auto stamp = tr::utc_now("%Y%m%d-%H%M%S");
             run_id = experiment.name + "-" + stamp;
@@ -240,10 +325,21 @@ class TrainStage final : public fw::Stage {
         context_->publish("train.started", started);
         job_ = std::thread(
             [this, experiment, run_id, run_dir] { run_job(experiment, run_id, run_dir); });
-        return fw::Reply::ok(started);
+        // The started event's fields (the CLI reads `run`) plus the Job the dashboard shows.
+        auto reply = job_json(run_id, /*with_epochs=*/false);
+        reply.update(started);
+        return fw::Reply::ok(reply);
     }
 
-    void finish(const std::string& state, const std::string& topic, nlohmann::json event) {
+    void finish(const std::string& state, const std::string& topic, nlohmann::json event,
+                const std::filesystem::path& run_dir) {
+        nlohmann::json record{{"state", state}};
+        if (event.contains("error")) record["error"] = event["error"];
+        if (state == "finished") record["result"] = event;
+        if (!write_run_result(run_dir, record)) {
+            context_->logger().warn("cannot write the run's result file",
+                                    {{"run_dir", run_dir.string()}});
+        }
         {
             const std::lock_guard lock(mutex_);
             state_ = state;
@@ -329,13 +425,14 @@ class TrainStage final : public fw::Stage {
             finished["stopped_because"] = result.stopped_because;
             finished["run_dir"] = run_dir.string();
             context_->publish("model.published", published);
-            finish("finished", "train.finished", finished);
+            finish("finished", "train.finished", finished, run_dir);
         } catch (const tr::TrainingCancelled& c) {
             finish("cancelled", "train.cancelled",
-                   {{"run", run_id}, {"error", std::string(c.what())}});
+                   {{"run", run_id}, {"error", std::string(c.what())}}, run_dir);
         } catch (const std::exception& ex) {
             log.error("training failed", {{"run", run_id}, {"error", ex.what()}});
-            finish("failed", "train.failed", {{"run", run_id}, {"error", std::string(ex.what())}});
+            finish("failed", "train.failed", {{"run", run_id}, {"error", std::string(ex.what())}},
+                   run_dir);
         }
     }
 

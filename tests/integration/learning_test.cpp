@@ -134,10 +134,12 @@ TEST_F(LearningTest, InterruptCancelsTheRunAndResumeFinishesIt) {
 
 // The dashboard starts runs by experiment name: the train stage reads
 // paths.experiments/<name>.yaml, refuses names that are not plain, and says which are missing.
+// It lists experiments with their main settings, and runs (live and past) as Jobs.
 TEST_F(LearningTest, TrainStageStartsExperimentsByName) {
     const auto experiments = dir.path() / "experiments";
     std::filesystem::create_directories(experiments);
     std::ofstream(experiments / "tiny.yaml") << slice_experiment(1);
+    std::ofstream(experiments / "broken.yaml") << "name: broken\ntraining: {epochs: -1}\n";
     const auto file = dir.write(
         "stage.yaml",
         "broker:\n  endpoint: inproc://unused\n"
@@ -153,6 +155,18 @@ TEST_F(LearningTest, TrainStageStartsExperimentsByName) {
         request.header = std::move(header);
         return fw::decode_reply(host.handle(fw::encode_request(request)))->reply;
     };
+    const auto listed = call("train.experiments", json::object()).header["experiments"];
+    ASSERT_EQ(listed.size(), 2u) << listed.dump();
+    EXPECT_EQ(listed[0]["name"], "broken");
+    EXPECT_NE(listed[0]["error"].get<std::string>().find("epochs"), std::string::npos);
+    EXPECT_EQ(listed[1]["name"], "tiny");
+    EXPECT_EQ(listed[1]["model"], "quick");
+    EXPECT_EQ(listed[1]["settings"]["training.epochs"], 1);
+    EXPECT_EQ(listed[1]["settings"]["data.limit"], 6400);
+    EXPECT_EQ(listed[1]["settings"]["optimizer.lr"], 0.002);
+    EXPECT_EQ(listed[1]["settings"]["augmentation.enabled"], true);
+    EXPECT_EQ(call("train.runs", json::object()).header["jobs"], json::array());
+
     EXPECT_EQ(call("train.start", {{"experiment_name", "nope"}}).status.code(),
               fw::StatusCode::kNotFound);
     EXPECT_EQ(call("train.start", {{"experiment_name", "../tiny"}}).status.code(),
@@ -161,9 +175,21 @@ TEST_F(LearningTest, TrainStageStartsExperimentsByName) {
         "train.start", {{"experiment_name", "tiny"}, {"overrides", {"training.batch_size=128"}}});
     ASSERT_TRUE(started.status.is_ok()) << started.status.message();
     EXPECT_TRUE(started.header["run"].get<std::string>().starts_with("itest-"));
+    const auto run = started.header["run"].get<std::string>();
+    EXPECT_EQ(started.header["id"], run);
+    EXPECT_EQ(started.header["state"], "running");
+    EXPECT_EQ(started.header["epochs_planned"], 1);
     EXPECT_EQ(call("train.start", {{"experiment_name", "tiny"}}).status.code(),
               fw::StatusCode::kFailedPrecondition)
         << "one run at a time";
+    const auto jobs = call("train.runs", json::object()).header["jobs"];
+    ASSERT_EQ(jobs.size(), 1u);
+    EXPECT_EQ(jobs[0]["id"], run);
+    EXPECT_EQ(jobs[0]["experiment"], "itest");
+    EXPECT_EQ(call("train.cancel", {{"run", "nope"}}).status.code(), fw::StatusCode::kNotFound);
+    EXPECT_EQ(call("train.cancel", {{"run", "../x"}}).status.code(),
+              fw::StatusCode::kInvalidArgument);
+    EXPECT_EQ(call("train.run", {{"run", "nope"}}).status.code(), fw::StatusCode::kNotFound);
     json status;
     ASSERT_TRUE(ts::wait_until(
         [&] {
@@ -173,6 +199,21 @@ TEST_F(LearningTest, TrainStageStartsExperimentsByName) {
         300s, 200ms));
     EXPECT_EQ(status["state"], "finished") << status.dump();
     EXPECT_GT(status["result"]["test_accuracy"].get<double>(), 0.7);
+    // The finished run as the dashboard lists it, and in detail with its epoch records.
+    const auto finished = call("train.runs", json::object()).header["jobs"][0];
+    EXPECT_EQ(finished["state"], "finished") << finished.dump();
+    EXPECT_EQ(finished["epochs_done"], 1);
+    EXPECT_EQ(finished["test_accuracy"], status["result"]["test_accuracy"]);
+    const auto detail = call("train.run", {{"run", run}});
+    ASSERT_TRUE(detail.status.is_ok()) << detail.status.message();
+    ASSERT_EQ(detail.header["epochs"].size(), 1u);
+    EXPECT_TRUE(detail.header["epochs"][0].contains("test_loss"));
+    EXPECT_EQ(call("train.cancel", {{"run", run}}).status.code(),
+              fw::StatusCode::kFailedPrecondition)
+        << "a finished run cannot be cancelled";
+    // A run folder left without a result (its worker died) reads as interrupted.
+    std::filesystem::remove(dir.path() / "runs" / run / "result.json");
+    EXPECT_EQ(call("train.run", {{"run", run}}).header["state"], "interrupted");
 }
 
 TEST_F(LearningTest, BadExperimentsAndModelsAreRefusedByName) {
