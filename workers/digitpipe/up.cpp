@@ -1,6 +1,7 @@
 // `digitpipe up`: start a deployment. With tcp:// or ipc:// endpoints every part is a child
 // process under the Supervisor (restarted with backoff when it dies); with an inproc:// broker
-// endpoint everything runs as threads of this one process, sharing one ZeroMQ context.
+// endpoint everything runs as threads of this one process, sharing one ZeroMQ context. A
+// `gateway` block adds the HTTP gateway (digitpipe-gateway) as one more supervised child.
 #include <unistd.h>
 
 #include <filesystem>
@@ -51,9 +52,19 @@ int run_supervised(const programs::CommonFlags& common, const fw::DeploymentConf
             supervisor.add({"worker." + name + "." + std::to_string(replica), worker});
         }
     }
+    // The gateway is one more supervised child: it reaches the stages only through the broker.
+    if (deployment.gateway) {
+        std::vector<std::string> gateway{(bin / "digitpipe-gateway").string()};
+        gateway.insert(gateway.end(), flags.begin(), flags.end());
+        supervisor.add({"gateway", gateway});
+    }
     std::cout << "digitpipe up: broker " << deployment.broker.endpoint;
     for (const auto& [name, stage] : deployment.stages) {
         std::cout << ", " << name << " x" << stage.replicas;
+    }
+    if (deployment.gateway) {
+        std::cout << ", gateway on http://"
+                  << deployment.gateway->get_or<std::string>("listen", "127.0.0.1:8080");
     }
     std::cout << " (Ctrl-C stops everything)" << std::endl;
     supervisor.run(stop.flag());
@@ -63,6 +74,13 @@ int run_supervised(const programs::CommonFlags& common, const fw::DeploymentConf
 
 int run_in_process(const programs::CommonFlags& common, const fw::DeploymentConfig& deployment,
                    const fw::StopSignal& stop) {
+    if (deployment.gateway) {
+        // The gateway is a process of its own and cannot reach an inproc:// broker.
+        fw::Logger("digitpipe").warn(
+            "the gateway block is ignored: an inproc:// deployment has no gateway; use tcp:// "
+            "or ipc:// endpoints (configs/local.yaml)",
+            {{"config", deployment.file.string()}});
+    }
     InProcessDeployment in_process(deployment, common.verbose);
     in_process.start(&stop.flag());
     std::cout << "digitpipe up: in-process deployment on " << in_process.endpoint() << ", "

@@ -16,6 +16,10 @@
 //       replicas: 2                      # workers `digitpipe up` starts
 //       prefetch: 1                      # requests the broker may send each worker ahead
 //                                        # (1..1024; 1 = plain 7/MDP, see mdp.hpp)
+//       batch: {max_size: 16, max_wait_ms: 0}  # requests handed to Stage::process_batch
+//                                        # together: those waiting, up to max_size, after
+//                                        # gathering arrivals for max_wait_ms (max_size <=
+//                                        # prefetch; default 1 = one at a time)
 //       params: {...}                    # validated by the stage itself
 //   streams:
 //     augmented: {endpoint: ipc://@digitpipe-augmented, hwm: 8, bind: reader}
@@ -51,10 +55,14 @@ struct StageConfig {
     std::string service;  // MDP service name
     int replicas = 1;
     // Requests the broker may hand each worker of this stage before the first is answered
-    // (digitpipe's MDP prefetch extension), 1..1024. The host still calls Stage::process one
-    // request at a time; more only hides the broker round trip between requests.
+    // (digitpipe's MDP prefetch extension), 1..1024. More hides the broker round trip between
+    // requests, and lets requests that arrive together be batched (below).
     int prefetch = 1;
-    ConfigNode params;    // the stage's own block, checked by Stage::configure
+    // Requests the host hands to Stage::process_batch at once (1..prefetch) and how long the
+    // worker gathers arrivals for a batch that is not full (0: only requests already waiting).
+    int batch_max_size = 1;
+    std::chrono::microseconds batch_max_wait{0};
+    ConfigNode params;  // the stage's own block, checked by Stage::configure
 };
 
 struct StreamConfig {

@@ -70,7 +70,7 @@ struct BrokerOptions {
     std::string events_out;  // XPUB bind
     HeartbeatPolicy heartbeat;
     std::size_t max_message_bytes = 16u << 20;  // per frame (libzmq) and per message (broker)
-    bool verbose = false;    // log every frame that passes
+    bool verbose = false;                       // log every frame that passes
     // Added after `verbose` so positional initialisers written before them keep their meaning.
     std::size_t max_queued_per_service = 10'000;  // beyond it the oldest queued request is dropped
     std::chrono::milliseconds max_queue_age{60'000};  // queued longer than this: dropped
@@ -133,7 +133,7 @@ class Broker {
 
 struct WorkerOptions {
     std::string broker_endpoint;
-    std::string service;                               // not empty, not "mmi.*"
+    std::string service;  // not empty, not "mmi.*"
     HeartbeatPolicy heartbeat;
     std::chrono::milliseconds reconnect_initial{250};  // backoff doubles up to reconnect_max
     std::chrono::milliseconds reconnect_max{5000};
@@ -145,17 +145,26 @@ struct WorkerOptions {
     // extension, see the file comment), 1..kMaxPrefetch; 1 is plain 7/MDP. The handler still
     // sees one request at a time; the others wait, in order, in the session.
     int prefetch = 1;
+    // Batching (run_batches): the most requests handed to the handler at once, 1..prefetch,
+    // and how long to gather arrivals for a batch that is not full (0: take only those
+    // already waiting, so a lone request never waits).
+    int max_batch = 1;
+    std::chrono::microseconds max_batch_wait{0};
 };
 
 // Takes a request body, returns the reply body. Must not throw (the host wraps stages); if it
 // does, the session logs the error and replies with an empty body.
 using RequestHandler = std::function<Frames(Frames&& request_body)>;
+// Takes the bodies of requests that arrived together (oldest first, at least one), returns one
+// reply body per request in the same order. Must not throw (as RequestHandler); a wrong number
+// of replies is logged and padded or cut with empty bodies.
+using BatchHandler = std::function<std::vector<Frames>(std::vector<Frames>&& request_bodies)>;
 
 class WorkerSession {
  public:
     // throws: std::invalid_argument for an empty endpoint or service, an "mmi." service, a
-    // non-positive heartbeat or backoff, or a prefetch outside 1..kMaxPrefetch. Connects
-    // nothing yet.
+    // non-positive heartbeat or backoff, a prefetch outside 1..kMaxPrefetch, or a max_batch
+    // outside 1..prefetch. Connects nothing yet.
     WorkerSession(zmq::context_t& context, WorkerOptions options);
     // Waits for a handler still running after run() returned (see run()).
     ~WorkerSession();
@@ -180,6 +189,11 @@ class WorkerSession {
     // throws: zmq::error_t on a libzmq failure (not on network trouble, which it survives);
     // std::runtime_error if the handler thread cannot start.
     void run(const RequestHandler& handler, const std::atomic<bool>& stop);
+    // As run(), handing the handler up to options.max_batch requests at once: whatever waits
+    // in the FIFO when it is free, plus, for a short batch, what arrives within
+    // options.max_batch_wait of the first. Meanwhile the I/O thread reads the broker, so those
+    // arrivals reach the batch. Replies still go out in request order.
+    void run_batches(const BatchHandler& handler, const std::atomic<bool>& stop);
 
  private:
     struct Impl;

@@ -2,18 +2,23 @@
 //
 // Lifecycle (after Triton's backend lifecycle): create (the plugin's factory) -> configure
 // once (validate everything, acquire resources; a failure makes the worker exit before it
-// registers with the broker) -> process once per request -> health / collect_metrics on
+// registers with the broker) -> process once per request (or process_batch once per batch,
+// when the deployment batches the stage) -> health / collect_metrics on
 // demand -> destroy. The host calls every Stage method from one thread, never concurrently,
-// so stages need no locks for host calls. Long work (training) runs on a thread the stage
+// so stages need no locks for host calls (event callbacks, see subscribe(), are the one
+// exception: they run on the host's event thread). Long work (training) runs on a thread the stage
 // owns; process() returns promptly so the request budget is kept. Sockets, heartbeats and the
 // framework verbs `health` and `metrics` belong to the host; a stage never touches a socket.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -67,8 +72,8 @@ class StageContext {
  public:
     virtual ~StageContext() = default;
 
-    virtual const std::string& stage_name() const = 0;     // the YAML key, e.g. "train"
-    virtual const std::string& service_name() const = 0;   // e.g. "digitpipe.train"
+    virtual const std::string& stage_name() const = 0;    // the YAML key, e.g. "train"
+    virtual const std::string& service_name() const = 0;  // e.g. "digitpipe.train"
     virtual const Logger& logger() const = 0;
 
     // A path from the deployment's `paths` block ("data", "models", "runs", ...), resolved
@@ -91,6 +96,16 @@ class StageContext {
     // answered, kDeadlineExceeded past the deadline, kInvalidArgument for an unencodable
     // request or an undecodable reply.
     virtual Result<Reply> call(std::string_view service, const Request& request) = 0;
+
+    // Receives events published by any stage (e.g. "model.published"), for stages that follow
+    // what others do. `callback` gets (topic, parsed JSON) for each event whose topic starts
+    // with `topic_prefix`; it runs on a host thread of its own (one for all of the stage's
+    // subscriptions), concurrently with process(): the stage synchronises, and keeps the
+    // callback short or hands work on. Call it during configure(); delivery runs while the
+    // worker serves (StageHost::run). Without an event proxy in the deployment nothing arrives;
+    // events published while nobody was subscribed are lost (PUB/SUB).
+    using EventCallback = std::function<void(std::string_view topic, const nlohmann::json& event)>;
+    virtual void subscribe(std::string_view topic_prefix, EventCallback callback) = 0;
 };
 
 // One pipeline step loaded from a plugin. Owned by the host's plugin registry, which keeps the
@@ -110,6 +125,17 @@ class Stage {
     // requires: configure() succeeded. Should return before request.deadline.
     virtual Reply process(const Request& request) = 0;
 
+    // Handles requests that arrived together (the deployment's stages.<name>.batch), returning
+    // one reply per request, in order. Override it to share work between them (one forward
+    // pass for many images); the default calls process() for each. Never given an empty span;
+    // framework verbs and requests past their deadline never reach it.
+    virtual std::vector<Reply> process_batch(std::span<const Request> requests) {
+        std::vector<Reply> replies;
+        replies.reserve(requests.size());
+        for (const auto& request : requests) replies.push_back(process(request));
+        return replies;
+    }
+
     virtual Health health() const = 0;                         // cheap, no I/O
     virtual void collect_metrics(MetricSink& sink) const = 0;  // counters + gauges
 };
@@ -119,14 +145,14 @@ class Stage {
 // ---- the C entry point -------------------------------------------------------------------
 
 // Bump when Stage, StageContext or this descriptor change in a way old plugins cannot follow.
-#define DIGITPIPE_STAGE_ABI_VERSION 2
+#define DIGITPIPE_STAGE_ABI_VERSION 3
 
 extern "C" {
 // What a plugin exports, through its one symbol digitpipe_stage_descriptor_v1.
 struct digitpipe_stage_descriptor {
     std::uint32_t abi_version;  // DIGITPIPE_STAGE_ABI_VERSION the plugin was built with
     const char* name;           // the stage's plugin name, e.g. "echo"
-    digitpipe::framework::Stage* (*create)();                  // may throw
+    digitpipe::framework::Stage* (*create)();  // may throw
     void (*destroy)(digitpipe::framework::Stage*) noexcept;
 };
 }
@@ -135,12 +161,12 @@ struct digitpipe_stage_descriptor {
 
 // Defines the plugin's entry point for `ClassName` (default-constructible) under `name`.
 // Use once per plugin, at namespace scope.
-#define DIGITPIPE_DECLARE_STAGE(ClassName, stage_name)                                       \
-    DIGITPIPE_STAGE_EXPORT const digitpipe_stage_descriptor*                                 \
-    digitpipe_stage_descriptor_v1() noexcept {                                               \
-        static const digitpipe_stage_descriptor descriptor{                                  \
-            DIGITPIPE_STAGE_ABI_VERSION, stage_name,                                         \
-            []() -> digitpipe::framework::Stage* { return new ClassName(); },               \
-            [](digitpipe::framework::Stage* s) noexcept { delete s; }};                      \
-        return &descriptor;                                                                  \
+#define DIGITPIPE_DECLARE_STAGE(ClassName, stage_name)                        \
+    DIGITPIPE_STAGE_EXPORT const digitpipe_stage_descriptor*                  \
+    digitpipe_stage_descriptor_v1() noexcept {                                \
+        static const digitpipe_stage_descriptor descriptor{                   \
+            DIGITPIPE_STAGE_ABI_VERSION, stage_name,                          \
+            []() -> digitpipe::framework::Stage* { return new ClassName(); }, \
+            [](digitpipe::framework::Stage* s) noexcept { delete s; }};       \
+        return &descriptor;                                                   \
     }

@@ -55,9 +55,8 @@ bool is_wildcard(std::string_view endpoint) {
 
 bool is_service_name(std::string_view text) {
     return !text.empty() && !text.starts_with(kReservedServicePrefix) &&
-           std::none_of(text.begin(), text.end(), [](char c) {
-               return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-           });
+           std::none_of(text.begin(), text.end(),
+                        [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; });
 }
 
 // One endpoint a deployment binds or connects to, to catch two sockets on one address.
@@ -72,8 +71,8 @@ struct EndpointUse {
 std::optional<std::string> read_string(const ConfigNode& block, std::string_view key,
                                        bool required) {
     const std::size_t before = block.problems().size();
-    std::string value = required ? block.get<std::string>(key)
-                                 : block.get_or<std::string>(key, std::string());
+    std::string value =
+        required ? block.get<std::string>(key) : block.get_or<std::string>(key, std::string());
     if (block.problems().size() != before || !block.has(key)) {
         return std::nullopt;
     }
@@ -166,7 +165,8 @@ void read_stages(const ConfigNode& root, std::map<std::string, StageConfig>& out
         if (!is_name(name)) {
             stage.report("", "stage name must match [a-z0-9_]+, got '" + name + "'");
         }
-        if (!require_map(stage, "a stage block (plugin, service, replicas, prefetch, params)")) {
+        if (!require_map(stage,
+                         "a stage block (plugin, service, replicas, prefetch, batch, params)")) {
             stages->mark_read(name);
             continue;
         }
@@ -186,9 +186,8 @@ void read_stages(const ConfigNode& root, std::map<std::string, StageConfig>& out
         }
         auto [owner, inserted] = service_owners.emplace(config.service, name);
         if (!inserted) {
-            stage.report("service", "service '" + config.service +
-                                        "' is already used by stage '" + owner->second +
-                                        "'; each stage needs its own service");
+            stage.report("service", "service '" + config.service + "' is already used by stage '" +
+                                        owner->second + "'; each stage needs its own service");
         }
         const int replicas = stage.get_or<int>("replicas", config.replicas);
         if (stage.check(replicas >= 0 && replicas <= kReplicasMax, "replicas",
@@ -201,6 +200,25 @@ void read_stages(const ConfigNode& root, std::map<std::string, StageConfig>& out
                         "must be in 1.." + std::to_string(kPrefetchMax) + ", got " +
                             std::to_string(prefetch))) {
             config.prefetch = prefetch;
+        }
+        if (auto batch = stage.find("batch")) {
+            if (require_map(*batch, "a map {max_size, max_wait_ms}")) {
+                const int max_size = batch->get_or<int>("max_size", config.batch_max_size);
+                if (batch->check(max_size >= 1 && max_size <= config.prefetch, "max_size",
+                                 "must be in 1..prefetch (" + std::to_string(config.prefetch) +
+                                     "): a worker can only batch requests it holds, got " +
+                                     std::to_string(max_size))) {
+                    config.batch_max_size = max_size;
+                }
+                const double wait_ms = batch->get_or<double>("max_wait_ms", 0.0);
+                if (batch->check(wait_ms >= 0.0 && wait_ms <= 1000.0, "max_wait_ms",
+                                 "must be in [0, 1000]")) {
+                    config.batch_max_wait = std::chrono::microseconds(
+                        static_cast<std::int64_t>(wait_ms * 1000.0 + 0.5));
+                }
+            } else {
+                stage.mark_read("batch");
+            }
         }
         // The stage validates its own params in Stage::configure (and finish()es them there).
         ConfigNode params = stage.child_or_empty("params");
@@ -296,8 +314,8 @@ void read_supervisor(const ConfigNode& root, SupervisorConfig& out) {
     // The cap defaults to at least the first delay, so raising only restart_backoff_ms is valid.
     const auto backoff_max_ms = supervisor->get_or<std::int64_t>(
         "restart_backoff_max_ms",
-        static_cast<std::int64_t>(std::max(defaults.restart_backoff_max, out.restart_backoff)
-                                      .count()));
+        static_cast<std::int64_t>(
+            std::max(defaults.restart_backoff_max, out.restart_backoff).count()));
     if (supervisor->check(backoff_max_ms >= out.restart_backoff.count(), "restart_backoff_max_ms",
                           "must be >= restart_backoff_ms (" +
                               std::to_string(out.restart_backoff.count()) + "), got " +
@@ -323,8 +341,8 @@ void report_shared_endpoints(const std::vector<EndpointUse>& uses) {
             use.block.path().empty() ? use.key : use.block.path() + "." + use.key;
         auto [first, inserted] = first_use.emplace(use.endpoint, path);
         if (!inserted) {
-            use.block.report(use.key, "endpoint '" + use.endpoint + "' is already used by " +
-                                          first->second);
+            use.block.report(use.key,
+                             "endpoint '" + use.endpoint + "' is already used by " + first->second);
         }
     }
 }

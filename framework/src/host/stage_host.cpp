@@ -3,6 +3,9 @@
 
 #include <chrono>
 #include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <thread>
 
 #include "digitpipe/envelope.hpp"
 #include "digitpipe/host.hpp"
@@ -47,8 +50,10 @@ struct StageHost::Impl final : StageContext {
         const auto it = deployment.stages.find(name);
         if (it == deployment.stages.end()) {
             std::string known;
-            for (const auto& [key, _] : deployment.stages) known += (known.empty() ? "" : ", ") + key;
-            throw ConfigError({ConfigProblem{deployment.file.string(), 0, 0, "stages",
+            for (const auto& [key, _] : deployment.stages)
+                known += (known.empty() ? "" : ", ") + key;
+            throw ConfigError(
+                {ConfigProblem{deployment.file.string(), 0, 0, "stages",
                                "no stage named '" + name + "' (stages: " + known + ")"}});
         }
         stage = it->second;
@@ -58,11 +63,12 @@ struct StageHost::Impl final : StageContext {
                                     "Requests answered with a non-OK status", {{"stage", name}});
         malformed = &metrics.counter("digitpipe_worker_malformed_requests_total",
                                      "Request bodies that failed to decode", {{"stage", name}});
-        latency = &metrics.histogram("digitpipe_worker_request_seconds",
-                                     "Time in Stage::process",
-                                     {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5,
-                                      1, 5},
-                                     {{"stage", name}});
+        latency = &metrics.histogram(
+            "digitpipe_worker_request_seconds", "Time in Stage::process",
+            {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1, 5}, {{"stage", name}});
+        batch_sizes = &metrics.histogram("digitpipe_worker_batch_size",
+                                         "Requests handed to the stage at once",
+                                         {1, 2, 4, 8, 16, 32, 64, 128}, {{"stage", name}});
         if (!deployment.broker.events_in.empty()) {
             events = std::make_unique<EventPublisher>(zmq, deployment.broker.events_in);
         }
@@ -87,8 +93,8 @@ struct StageHost::Impl final : StageContext {
     std::filesystem::path path(std::string_view key) const override {
         const auto it = deployment.paths.find(std::string(key));
         if (it == deployment.paths.end()) {
-            throw ConfigError({ConfigProblem{deployment.file.string(), 0, 0,
-                               "paths." + std::string(key),
+            throw ConfigError(
+                {ConfigProblem{deployment.file.string(), 0, 0, "paths." + std::string(key),
                                "stage '" + stage.name + "' needs paths." + std::string(key)}});
         }
         return it->second;
@@ -106,10 +112,9 @@ struct StageHost::Impl final : StageContext {
     const StreamConfig& stream_config(std::string_view name) const {
         const auto it = deployment.streams.find(std::string(name));
         if (it == deployment.streams.end()) {
-            throw ConfigError({ConfigProblem{deployment.file.string(), 0, 0,
-                               "streams." + std::string(name),
-                               "stage '" + stage.name + "' needs stream '" + std::string(name) +
-                                   "'"}});
+            throw ConfigError({ConfigProblem{
+                deployment.file.string(), 0, 0, "streams." + std::string(name),
+                "stage '" + stage.name + "' needs stream '" + std::string(name) + "'"}});
         }
         return it->second;
     }
@@ -150,8 +155,42 @@ struct StageHost::Impl final : StageContext {
         return std::move(decoded->reply);
     }
 
+    void subscribe(std::string_view topic_prefix, EventCallback callback) override {
+        const std::lock_guard lock(subscriptions_mutex);
+        subscriptions.push_back({std::string(topic_prefix), std::move(callback)});
+    }
+
+    // ---- events ------------------------------------------------------------------------------
+    // The event thread: receives the subscribed topics until `stop` or `served`, and calls the
+    // stage's callbacks (catching what they throw, so one bad event cannot end the worker).
+    void deliver_events(const std::atomic<bool>& stop, const std::atomic<bool>& served) {
+        std::vector<std::string> prefixes;
+        for (const auto& s : subscriptions) prefixes.push_back(s.prefix);
+        EventSubscriber subscriber(zmq, deployment.broker.events_out, prefixes);
+        while (!stop.load() && !served.load()) {
+            const auto event = subscriber.receive(std::chrono::milliseconds(100));
+            if (!event) continue;
+            const auto json = nlohmann::json::parse(event->json_text, nullptr,
+                                                    /*allow_exceptions=*/false);
+            if (json.is_discarded()) {
+                log.warn("event with malformed JSON dropped", {{"topic", event->topic}});
+                continue;
+            }
+            for (const auto& s : subscriptions) {
+                if (!event->topic.starts_with(s.prefix)) continue;
+                try {
+                    s.callback(event->topic, json);
+                } catch (const std::exception& e) {
+                    log.error("event callback failed",
+                              {{"topic", event->topic}, {"error", e.what()}});
+                }
+            }
+        }
+    }
+
     // ---- request handling ------------------------------------------------------------------
-    Reply dispatch(const Request& request) {
+    // Framework verbs and late requests get their reply here; nullopt means "for the stage".
+    std::optional<Reply> answer_in_host(const Request& request) {
         if (std::chrono::system_clock::now() > request.deadline) {
             return Reply::error(deadline_exceeded("request arrived after its deadline"));
         }
@@ -169,45 +208,94 @@ struct StageHost::Impl final : StageContext {
             loaded.stage->collect_metrics(sink);
             return Reply::ok({{"text", metrics.render_prometheus()}});
         }
-        const auto start = std::chrono::steady_clock::now();
-        Reply reply = loaded.stage->process(request);
-        latency->observe(
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-        return reply;
+        return std::nullopt;
     }
 
-    Frames handle(Frames&& body) noexcept {
-        // A malformed request may carry no usable correlation id; its error reply gets this one.
-        std::string correlation_id = "malformed";
-        try {
-            auto request = decode_request(body);
-            if (!request) {
-                malformed->increment();
-                log.warn("malformed request", {{"error", request.status().message()}});
-                return encode_reply(Reply::error(request.status()), correlation_id);
-            }
-            correlation_id = request->correlation_id;
-            requests->increment();
-            Reply reply;
+    // Request bodies that arrived together -> one reply body each, in order. Those the host
+    // answers itself (malformed, late, framework verbs) are answered one by one; the rest go
+    // to the stage in one process_batch call (or process, for one). Never throws.
+    std::vector<Frames> handle_batch(std::vector<Frames>&& bodies) noexcept {
+        std::vector<Frames> replies(bodies.size());
+        std::vector<Request> for_stage;
+        std::vector<std::size_t> slots;  // for_stage[i] answers replies[slots[i]]
+        for (std::size_t i = 0; i < bodies.size(); ++i) {
             try {
-                reply = dispatch(*request);
+                auto request = decode_request(bodies[i]);
+                if (!request) {
+                    malformed->increment();
+                    log.warn("malformed request", {{"error", request.status().message()}});
+                    replies[i] = encode(Reply::error(request.status()), "malformed");
+                    continue;
+                }
+                requests->increment();
+                if (auto reply = answer_in_host(*request)) {
+                    replies[i] = encode(*reply, request->correlation_id);
+                    continue;
+                }
+                for_stage.push_back(std::move(*request));
+                slots.push_back(i);
             } catch (const std::exception& e) {
-                reply = Reply::error(internal_error("stage '" + stage.name + "': " +
-                                                    request->verb + " failed: " + e.what()));
+                replies[i] =
+                    encode(Reply::error(internal_error("stage '" + stage.name + "': " + e.what())),
+                           "malformed");
             }
-            if (!reply.status.is_ok()) failures->increment();
+        }
+        if (for_stage.empty()) return replies;
+        std::vector<Reply> stage_replies;
+        const auto start = std::chrono::steady_clock::now();
+        try {
+            if (for_stage.size() == 1) {
+                stage_replies.push_back(loaded.stage->process(for_stage[0]));
+            } else {
+                stage_replies = loaded.stage->process_batch(for_stage);
+            }
+            if (stage_replies.size() != for_stage.size()) {
+                throw std::logic_error("process_batch returned " +
+                                       std::to_string(stage_replies.size()) + " replies for " +
+                                       std::to_string(for_stage.size()) + " requests");
+            }
+        } catch (const std::exception& e) {
+            const std::string verb = for_stage.size() == 1 ? for_stage[0].verb : "a batch";
+            stage_replies.assign(for_stage.size(),
+                                 Reply::error(internal_error("stage '" + stage.name + "': " + verb +
+                                                             " failed: " + e.what())));
+        }
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        latency->observe(seconds);
+        batch_sizes->observe(static_cast<double>(for_stage.size()));
+        for (std::size_t i = 0; i < for_stage.size(); ++i) {
+            replies[slots[i]] = encode(stage_replies[i], for_stage[i].correlation_id);
+        }
+        return replies;
+    }
+
+    // One reply body; a reply that cannot be encoded (e.g. a header string that is not UTF-8)
+    // becomes an internal error, so every request still gets exactly one reply.
+    Frames encode(const Reply& reply, const std::string& correlation_id) noexcept {
+        if (!reply.status.is_ok()) failures->increment();
+        try {
             return encode_reply(reply, correlation_id);
         } catch (const std::exception& e) {
-            // Encoding itself failed (e.g. a header string that is not UTF-8): still one reply.
             log.error("reply encoding failed", {{"error", e.what()}});
             try {
-                return encode_reply(Reply::error(internal_error(
-                                        "stage '" + stage.name + "' produced an unencodable reply")),
+                return encode_reply(Reply::error(internal_error("stage '" + stage.name +
+                                                                "' produced an unencodable reply")),
                                     correlation_id);
             } catch (...) {
                 return {};
             }
         }
+    }
+
+    // The callbacks' code lives in the plugin, which `loaded` unloads as the first member to
+    // go: destroy them while it is still mapped.
+    ~Impl() override { subscriptions.clear(); }
+
+    Frames handle(Frames&& body) noexcept {
+        std::vector<Frames> bodies;
+        bodies.push_back(std::move(body));
+        return std::move(handle_batch(std::move(bodies)).front());
     }
 
     zmq::context_t& zmq;
@@ -223,6 +311,13 @@ struct StageHost::Impl final : StageContext {
     std::unique_ptr<EventPublisher> events;
     std::mutex client_mutex;
     std::unique_ptr<Client> client;  // made on the first call(), used under client_mutex
+    struct Subscription {
+        std::string prefix;
+        EventCallback callback;
+    };
+    std::mutex subscriptions_mutex;           // subscribe() may come from a stage's own thread
+    std::vector<Subscription> subscriptions;  // fixed once run() starts the event thread
+    Histogram* batch_sizes = nullptr;
     LoadedStage loaded;  // last member but one: the stage dies before the context it was given
 };
 
@@ -251,14 +346,35 @@ void StageHost::run(const std::atomic<bool>& stop) {
     options.max_message_bytes = impl_->deployment.broker.max_message_bytes;
     options.verbose = impl_->options.verbose;
     options.prefetch = impl_->stage.prefetch;
+    options.max_batch = impl_->stage.batch_max_size;
+    options.max_batch_wait = impl_->stage.batch_max_wait;
     WorkerSession session(impl_->zmq, options);
+    std::atomic<bool> served{false};
+    std::thread events;
+    if (!impl_->subscriptions.empty() && !impl_->deployment.broker.events_out.empty()) {
+        events = std::thread([this, &stop, &served] { impl_->deliver_events(stop, served); });
+    }
+    const auto end_events = [&] {
+        served.store(true);
+        if (events.joinable()) events.join();
+    };
     impl_->log.info("serving", {{"service", options.service},
                                 {"broker", options.broker_endpoint},
                                 {"pid", std::to_string(::getpid())}});
-    session.run([this](Frames&& body) { return impl_->handle(std::move(body)); }, stop);
+    try {
+        session.run_batches(
+            [this](std::vector<Frames>&& bodies) { return impl_->handle_batch(std::move(bodies)); },
+            stop);
+    } catch (...) {
+        end_events();
+        throw;
+    }
+    end_events();
     impl_->log.info("stopped", {{"service", options.service}});
 }
 
-Frames StageHost::handle(Frames&& request_body) { return impl_->handle(std::move(request_body)); }
+Frames StageHost::handle(Frames&& request_body) {
+    return impl_->handle(std::move(request_body));
+}
 
 }  // namespace digitpipe::framework

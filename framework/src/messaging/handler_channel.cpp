@@ -25,7 +25,7 @@ void HandlerChannel::post_request(Parts& body) {
         hand_over(body, requests_.push_back_slot());
         // Only an empty queue can have the handler asleep; while it works through a backlog a
         // notify would be wasted work for both threads.
-        wake = requests_.size() == 1;
+        wake = requests_.size() == 1 || gathering_until_.has_value();
     }
     if (wake) request_posted_.notify_one();
 }
@@ -35,10 +35,12 @@ bool HandlerChannel::wait_reply(Parts& reply, Clock::time_point deadline) {
     if (replies_.empty()) {
         if (Clock::now() >= deadline) return false;
         io_waiting_ = true;
-        const bool replied =
-            reply_posted_.wait_until(lock, deadline, [this] { return !replies_.empty(); });
+        // A handler that starts gathering a batch wakes this wait too: its requests come from
+        // the broker, which the I/O thread must then read (see gathering_until()).
+        reply_posted_.wait_until(
+            lock, deadline, [this] { return !replies_.empty() || gathering_until_.has_value(); });
         io_waiting_ = false;
-        if (!replied) return false;
+        if (replies_.empty()) return false;
     }
     hand_over(replies_.front(), reply);
     replies_.pop_front();
@@ -63,12 +65,37 @@ void HandlerChannel::post_quit() {
     request_posted_.notify_one();
 }
 
-bool HandlerChannel::wait_request(Parts& body) {
+std::optional<HandlerChannel::Clock::time_point> HandlerChannel::gathering_until() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    return gathering_until_;
+}
+
+bool HandlerChannel::wait_batch(std::vector<Parts>& batch, std::size_t max_batch,
+                                Clock::duration max_wait) {
     std::unique_lock<std::mutex> lock(mutex_);
     request_posted_.wait(lock, [this] { return quit_ || !requests_.empty(); });
     if (quit_) return false;  // requests still queued are not served: run() has left
-    hand_over(requests_.front(), body);
-    requests_.pop_front();
+    std::size_t taken = 0;
+    const auto take_queued = [&] {
+        while (!requests_.empty() && taken < max_batch) {
+            if (batch.size() <= taken) batch.emplace_back();
+            hand_over(requests_.front(), batch[taken++]);
+            requests_.pop_front();
+        }
+    };
+    take_queued();
+    if (taken < max_batch && max_wait > Clock::duration::zero()) {
+        gathering_until_ = Clock::now() + max_wait;
+        if (io_waiting_) reply_posted_.notify_one();
+        while (taken < max_batch && request_posted_.wait_until(lock, *gathering_until_, [this] {
+            return quit_ || !requests_.empty();
+        }) && !quit_) {
+            take_queued();
+        }
+        gathering_until_.reset();
+        if (quit_) return false;
+    }
+    batch.resize(taken);
     return true;
 }
 

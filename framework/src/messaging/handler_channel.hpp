@@ -12,6 +12,8 @@
 #include <condition_variable>
 #include <cstddef>
 #include <mutex>
+#include <optional>
+#include <vector>
 
 #include "fixed_ring.hpp"
 #include "mdp_frames.hpp"
@@ -40,8 +42,15 @@ class HandlerChannel {
     // not started.
     void post_quit();
 
-    // Handler side: waits for the next request; false once told to quit.
-    bool wait_request(Parts& body);
+    // I/O side: while the handler gathers a batch (wait_batch with max_wait), the time it
+    // gathers until: the I/O thread should then read the broker, not wait for replies.
+    std::optional<Clock::time_point> gathering_until();
+
+    // Handler side: waits for the next request, then takes up to max_batch in all: those
+    // already queued and, while the batch is short, those posted within max_wait of the first
+    // being taken. Fills `batch` (recycling its vectors). False once told to quit.
+    // requires: max_batch >= 1.
+    bool wait_batch(std::vector<Parts>& batch, std::size_t max_batch, Clock::duration max_wait);
     // Handler side: hands back the reply to the request last taken; `reply` gets back an
     // empty recycled vector.
     void post_reply(Parts& reply);
@@ -54,6 +63,7 @@ class HandlerChannel {
     FixedRing<Parts> replies_;   // answered, not taken; oldest first
     bool quit_ = false;
     bool io_waiting_ = false;  // the I/O thread sleeps in wait_reply (worth a wake)
+    std::optional<Clock::time_point> gathering_until_;  // set while wait_batch gathers
 };
 
 }  // namespace digitpipe::framework::mdp

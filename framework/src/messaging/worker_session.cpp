@@ -13,7 +13,10 @@
 // While the handler works the I/O thread sleeps on the channel, not on the DEALER (waiting on
 // both would need zmq_poll and a pollable wake-up for every reply): requests that arrive
 // meanwhile are moved to the handler's FIFO at its next wake-up (each reply, each heartbeat),
-// so a busy handler finds them queued and the hot path adds no wake-ups.
+// so a busy handler finds them queued and the hot path adds no wake-ups. The one exception is
+// a handler gathering a batch (max_batch_wait): it answers nothing until the batch is full or
+// the wait is over, so the I/O thread then waits on the DEALER instead, and what arrives joins
+// the batch at once.
 #include <algorithm>
 #include <atomic>
 #include <memory>
@@ -55,29 +58,43 @@ std::chrono::milliseconds until(Clock::time_point from, Clock::time_point to) {
     return std::max(0ms, std::chrono::ceil<std::chrono::milliseconds>(to - from));
 }
 
-// The handler thread: one request in, one reply out, in order, until told to quit.
-void serve_handler(std::shared_ptr<mdp::HandlerChannel> channel, RequestHandler handler,
-                   std::string service) {
+// The handler thread: a batch of requests in (one, unless batching), one reply per request
+// out, in order, until told to quit.
+void serve_handler(std::shared_ptr<mdp::HandlerChannel> channel, BatchHandler handler,
+                   WorkerOptions options) {
     const Logger log("worker");
-    mdp::Parts request;
+    const auto max_batch = static_cast<std::size_t>(options.max_batch);
+    std::vector<mdp::Parts> requests;
+    std::vector<Frames> bodies;
     mdp::Parts parts;  // reply frames; post_reply hands back a recycled vector
-    while (channel->wait_request(request)) {
-        Frames reply;
+    while (channel->wait_batch(requests, max_batch, options.max_batch_wait)) {
+        bodies.clear();
+        for (auto& request : requests) bodies.push_back(mdp::to_frames(request, 0));
+        std::vector<Frames> replies;
         try {
-            reply = handler(mdp::to_frames(request, 0));
+            replies = handler(std::move(bodies));
         } catch (const std::exception& e) {
             // The contract says handlers do not throw; one that does is a bug, but the worker
-            // must stay usable and the request must get its one reply.
-            log.error("request handler threw; replying with an empty body",
-                      {{"service", service}, {"error", e.what()}});
-            reply.clear();
+            // must stay usable and each request must get its one reply.
+            log.error("request handler threw; replying with empty bodies",
+                      {{"service", options.service}, {"error", e.what()}});
+            replies.clear();
         } catch (...) {
-            log.error("request handler threw a non-exception; replying with an empty body",
-                      {{"service", service}});
-            reply.clear();
+            log.error("request handler threw a non-exception; replying with empty bodies",
+                      {{"service", options.service}});
+            replies.clear();
         }
-        for (auto& frame : reply) parts.push_back(mdp::to_message(std::move(frame)));
-        channel->post_reply(parts);
+        if (replies.size() != requests.size() && !replies.empty()) {
+            log.error("batch handler returned the wrong number of replies",
+                      {{"service", options.service},
+                       {"requests", std::to_string(requests.size())},
+                       {"replies", std::to_string(replies.size())}});
+        }
+        replies.resize(requests.size());
+        for (auto& reply : replies) {
+            for (auto& frame : reply) parts.push_back(mdp::to_message(std::move(frame)));
+            channel->post_reply(parts);
+        }
     }
 }
 
@@ -212,7 +229,18 @@ void SessionLoop::serve_connection() {
                 read_broker_messages();
                 if (reconnect_) return;
             }
-            wait_reply(std::min(next_heartbeat_, now_ + kStopCheckPeriod));
+            const auto gathering = channel_.gathering_until();
+            if (gathering && pending_.size() < prefetch) {
+                // The handler is gathering a batch and answers nothing meanwhile: the requests
+                // it waits for come from the broker, so wait on the DEALER until it is done.
+                const auto wake = std::min({*gathering, next_heartbeat_, now_ + kStopCheckPeriod});
+                const auto received = mdp::receive_parts(*broker_, parts_, until(now_, wake));
+                now_ = Clock::now();
+                if (received != mdp::ReceiveResult::kNone) on_broker_message(received);
+                if (reconnect_) return;
+            } else {
+                wait_reply(std::min(next_heartbeat_, now_ + kStopCheckPeriod));
+            }
             if (now_ >= next_heartbeat_) {
                 read_broker_messages();
                 if (reconnect_) return;
@@ -418,6 +446,14 @@ void validate(const WorkerOptions& options) {
                                     std::to_string(kMaxPrefetch) + ", got " +
                                     std::to_string(options.prefetch));
     }
+    if (options.max_batch < 1 || options.max_batch > options.prefetch) {
+        throw std::invalid_argument("worker: max_batch must be in 1..prefetch (" +
+                                    std::to_string(options.prefetch) + "), got " +
+                                    std::to_string(options.max_batch));
+    }
+    if (options.max_batch_wait < 0us) {
+        throw std::invalid_argument("worker: max_batch_wait must be >= 0");
+    }
     if (options.reconnect_initial <= 0ms || options.reconnect_max < options.reconnect_initial) {
         throw std::invalid_argument("worker: need 0 < reconnect_initial <= reconnect_max, got " +
                                     std::to_string(options.reconnect_initial.count()) + " ms and " +
@@ -453,11 +489,22 @@ WorkerSession::WorkerSession(zmq::context_t& context, WorkerOptions options)
 WorkerSession::~WorkerSession() = default;
 
 void WorkerSession::run(const RequestHandler& handler, const std::atomic<bool>& stop) {
+    run_batches(
+        [handler](std::vector<Frames>&& bodies) {
+            std::vector<Frames> replies;
+            replies.reserve(bodies.size());
+            for (auto& body : bodies) replies.push_back(handler(std::move(body)));
+            return replies;
+        },
+        stop);
+}
+
+void WorkerSession::run_batches(const BatchHandler& handler, const std::atomic<bool>& stop) {
     Impl& impl = *impl_;
     impl.join_handler();  // a handler abandoned by an earlier run() must finish first
     impl.channel =
         std::make_shared<mdp::HandlerChannel>(static_cast<std::size_t>(impl.options.prefetch));
-    impl.handler_thread = std::thread(serve_handler, impl.channel, handler, impl.options.service);
+    impl.handler_thread = std::thread(serve_handler, impl.channel, handler, impl.options);
 
     bool abandoned = false;
     try {

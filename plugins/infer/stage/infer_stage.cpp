@@ -1,11 +1,13 @@
-// The infer stage: reads digits. One request at a time for now (batching of requests that
-// arrive together, and swapping in models announced by model.published events, come next).
+// The infer stage: reads digits. Requests that arrive together (the deployment's
+// stages.infer.batch) share one forward pass; a model announced by a model.published event is
+// loaded on the host's event thread and swapped in between requests, so no request fails or
+// waits for the load; a model that fails to load leaves the old one serving.
 //
 // Verbs:
 //   infer.predict     payload "image" (PNG or JPEG bytes, any size within the limits);
-//                     replies {found, digit, confidence, probabilities[10], class_names, model}
-//                     and payload "input" (u8 28x28, what the model saw). found = false (no
-//                     digit, or an empty canvas) comes with no digit and no probabilities.
+//                     replies {found, digit, label, confidence, probabilities[10], model} and
+//                     payload "input" (u8 28x28, what the model saw). found = false (no
+//                     digit, or an empty canvas) comes with a message and no digit.
 //   infer.sample      header {n: 1..100}: n random test images; replies {samples: [{index,
 //                     label, predicted, confidence, correct}]} and payload "images" (u8 n x
 //                     28 x 28)
@@ -13,13 +15,20 @@
 //                     metrics, evaluation (per class, confusion), curves, created
 //   infer.reload      header {model: path (optional)}: loads the model again (or another one)
 //                     and swaps it in; a model that fails to load leaves the old one serving
+// Events: follows model.published {path, dataset} (models of the serving model's dataset);
+//   publishes model.loaded {sha256, model, run, path} after a swap and model.load_failed
+//   {path, error} when a model could not be loaded.
 // Params:
 //   model: digitpipe-mnist.safetensors   # relative to paths.models
+//   follow_published: true               # swap in models that training publishes
 //   max_image_bytes: 8388608
 //   max_image_side: 4096
 //   max_image_pixels: 16777216
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <memory>
+#include <mutex>
 #include <random>
 
 #include "digitpipe/infer/image.hpp"
@@ -110,32 +119,57 @@ class InferStage final : public fw::Stage {
                      "must be in [1024, 268435456]");
         params.check(side >= 28 && side <= 65535, "max_image_side", "must be in [28, 65535]");
         params.check(pixels >= 784, "max_image_pixels", "must be >= 784");
+        const bool follow_published = params.get_or<bool>("follow_published", true);
         params.finish();
         limits_.max_bytes = static_cast<std::size_t>(bytes);
         limits_.max_width = limits_.max_height = static_cast<int>(side);
         limits_.max_pixels = static_cast<std::uint64_t>(pixels);
         models_dir_ = context.path("models");
         data_dir_ = context.path("data");
-        model_ = load_model(resolve(model));  // a worker without its model fails to start
+        // A worker without its model fails to start.
+        model_ = std::make_shared<const Model>(load_model(resolve(model)));
         context.logger().info("model loaded",
-                              {{"model", model_.file.string()},
-                               {"sha256", model_.info["sha256"].get<std::string>()}});
+                              {{"model", model_->file.string()},
+                               {"sha256", model_->info["sha256"].get<std::string>()}});
+        if (follow_published) {
+            context.subscribe("model.published",
+                              [this](std::string_view, const json& event) { follow(event); });
+        }
     }
 
     fw::Reply process(const fw::Request& request) override {
-        if (request.verb == "infer.predict") return predict(request);
+        if (request.verb == "infer.predict") return std::move(predict_batch({&request, 1})[0]);
         if (request.verb == "infer.sample") return sample(request);
-        if (request.verb == "infer.model_info") return fw::Reply::ok(model_.info);
+        if (request.verb == "infer.model_info") return fw::Reply::ok(current()->info);
         if (request.verb == "infer.reload") return reload(request);
         return error(fw::StatusCode::kUnimplemented,
                      "infer stage: unknown verb '" + request.verb +
                          "' (infer.predict, infer.sample, infer.model_info, infer.reload)");
     }
 
+    // The predicts among `requests` share one forward pass; the rest go one by one.
+    std::vector<fw::Reply> process_batch(std::span<const fw::Request> requests) override {
+        std::vector<fw::Request> predicts;
+        std::vector<std::size_t> slots;
+        std::vector<fw::Reply> replies(requests.size());
+        for (std::size_t i = 0; i < requests.size(); ++i) {
+            if (requests[i].verb == "infer.predict") {
+                predicts.push_back(requests[i]);
+                slots.push_back(i);
+            } else {
+                replies[i] = process(requests[i]);
+            }
+        }
+        auto predicted = predict_batch(predicts);
+        for (std::size_t i = 0; i < slots.size(); ++i) replies[slots[i]] = std::move(predicted[i]);
+        return replies;
+    }
+
     fw::Health health() const override {
+        const auto model = current();
         return {fw::HealthState::kReady,
-                "model " + model_.info["model"].get<std::string>() + " " +
-                    model_.info["sha256"].get<std::string>().substr(0, 12)};
+                "model " + model->info["model"].get<std::string>() + " " +
+                    model->info["sha256"].get<std::string>().substr(0, 12)};
     }
 
     void collect_metrics(fw::MetricSink& sink) const override {
@@ -145,7 +179,10 @@ class InferStage final : public fw::Stage {
                      "Images with no digit found");
         sink.counter("infer_bad_images_total", static_cast<double>(bad_images_),
                      "Uploads refused as not a readable image");
-        sink.counter("infer_model_loads_total", static_cast<double>(loads_), "Models loaded");
+        sink.counter("infer_model_loads_total", static_cast<double>(loads_.load()),
+                     "Models loaded");
+        sink.counter("infer_model_load_failures_total", static_cast<double>(load_failures_.load()),
+                     "Models that failed to load (the old one kept serving)");
     }
 
  private:
@@ -154,43 +191,109 @@ class InferStage final : public fw::Stage {
         return path.is_absolute() ? path : models_dir_ / path;
     }
 
-    fw::Reply predict(const fw::Request& request) {
-        const auto* payload = request.find_payload("image");
-        if (payload == nullptr) {
-            return error(fw::StatusCode::kInvalidArgument,
-                         "infer.predict: payload 'image' (PNG or JPEG bytes) is missing");
+    // The serving model; the pointer keeps it alive for whoever holds it across a swap.
+    std::shared_ptr<const Model> current() const {
+        const std::lock_guard lock(model_mutex_);
+        return model_;
+    }
+
+    // Swaps `model` in (any thread). Requests already running finish on the old one.
+    void swap_in(std::shared_ptr<const Model> model) {
+        {
+            const std::lock_guard lock(model_mutex_);
+            model_ = model;
         }
-        Preprocessed input;
+        ++loads_;
+        context_->logger().info("model swapped in",
+                                {{"model", model->file.string()},
+                                 {"sha256", model->info["sha256"].get<std::string>()}});
+        context_->publish("model.loaded", {{"sha256", model->info["sha256"]},
+                                           {"model", model->info["model"]},
+                                           {"run", model->info["run"]},
+                                           {"path", model->file.string()}});
+    }
+
+    // On the host's event thread: loads a published model and swaps it in, if it reads the
+    // serving model's dataset (a Fashion-MNIST model must not start answering digit drawings).
+    void follow(const json& event) {
+        const auto path = event.value("path", std::string());
+        const auto dataset = event.value("dataset", std::string());
+        const auto serving = current()->info["dataset"];
+        if (serving.is_string() && !dataset.empty() && dataset != serving.get<std::string>()) {
+            context_->logger().info("published model ignored: another dataset",
+                                    {{"path", path}, {"dataset", dataset}});
+            return;
+        }
         try {
-            const auto image =
-                decode_image({reinterpret_cast<const std::uint8_t*>(payload->bytes.data()),
-                              payload->bytes.size()},
-                             limits_);
-            input = preprocess_digit(image);
-        } catch (const ImageError& e) {
-            ++bad_images_;
-            return fw::Reply::error(fw::invalid_argument(e.what()), {{"field", "image"}});
+            if (path.empty()) throw std::invalid_argument("model.published carries no path");
+            auto model = std::make_shared<const Model>(load_model(path));
+            // Make the batch-1 primitives now, so the first request after the swap is not slow.
+            std::vector<float> blank(static_cast<std::size_t>(kMnistPixels), 0.0F);
+            model->network->predict(blank);
+            swap_in(std::move(model));
+        } catch (const std::exception& e) {
+            ++load_failures_;
+            context_->logger().warn("published model not loaded; the old one keeps serving",
+                                    {{"path", path}, {"error", e.what()}});
+            context_->publish("model.load_failed", {{"path", path}, {"error", e.what()}});
         }
-        ++predictions_;
-        fw::Reply reply = fw::Reply::ok({{"found", input.found}, {"model", model_.info["sha256"]}});
-        reply.payloads.push_back({"input",
-                                  "u8",
-                                  {kMnistSide, kMnistSide},
-                                  std::string(input.pixels.begin(), input.pixels.end())});
-        if (!input.found) {
-            ++no_digit_;
-            reply.header["message"] = "no digit found: the image is blank or uniform";
-            return reply;
+    }
+
+    // Decodes and preprocesses each request's image on its own (a bad one fails alone), then
+    // runs one forward pass for every image that holds a digit.
+    std::vector<fw::Reply> predict_batch(std::span<const fw::Request> requests) {
+        const auto model = current();
+        std::vector<fw::Reply> replies(requests.size());
+        std::vector<std::size_t> found;  // requests with a digit, in batch order
+        std::vector<float> inputs;
+        for (std::size_t i = 0; i < requests.size(); ++i) {
+            const auto* payload = requests[i].find_payload("image");
+            if (payload == nullptr) {
+                replies[i] = error(fw::StatusCode::kInvalidArgument,
+                                   "infer.predict: payload 'image' (PNG or JPEG bytes) is missing");
+                continue;
+            }
+            Preprocessed input;
+            try {
+                const auto image =
+                    decode_image({reinterpret_cast<const std::uint8_t*>(payload->bytes.data()),
+                                  payload->bytes.size()},
+                                 limits_);
+                input = preprocess_digit(image);
+            } catch (const ImageError& e) {
+                ++bad_images_;
+                replies[i] = fw::Reply::error(fw::invalid_argument(e.what()), {{"field", "image"}});
+                continue;
+            }
+            ++predictions_;
+            replies[i] = fw::Reply::ok({{"found", input.found}, {"model", model->info["sha256"]}});
+            replies[i].payloads.push_back({"input",
+                                           "u8",
+                                           {kMnistSide, kMnistSide},
+                                           std::string(input.pixels.begin(), input.pixels.end())});
+            if (!input.found) {
+                ++no_digit_;
+                replies[i].header["message"] = "no digit found: the image is blank or uniform";
+                continue;
+            }
+            found.push_back(i);
+            inputs.insert(inputs.end(), input.input.begin(), input.input.end());
         }
-        const auto logits = model_.network->predict(input.input);
-        const auto probabilities = softmax(logits);
-        const auto best = static_cast<std::size_t>(
-            std::max_element(probabilities.begin(), probabilities.end()) - probabilities.begin());
-        reply.header["digit"] = best;
-        reply.header["label"] = model_.class_names[best];
-        reply.header["confidence"] = probabilities[best];
-        reply.header["probabilities"] = probabilities;
-        return reply;
+        if (found.empty()) return replies;
+        const auto logits = model->network->predict(inputs);
+        const auto classes = static_cast<std::size_t>(model->network->output_size());
+        for (std::size_t k = 0; k < found.size(); ++k) {
+            const auto probabilities = softmax(logits.subspan(k * classes, classes));
+            const auto best = static_cast<std::size_t>(
+                std::max_element(probabilities.begin(), probabilities.end()) -
+                probabilities.begin());
+            auto& header = replies[found[k]].header;
+            header["digit"] = best;
+            header["label"] = model->class_names[best];
+            header["confidence"] = probabilities[best];
+            header["probabilities"] = probabilities;
+        }
+        return replies;
     }
 
     static std::vector<double> softmax(std::span<const float> logits) {
@@ -211,10 +314,12 @@ class InferStage final : public fw::Stage {
                 "infer.sample: n must be an integer in [1, " + std::to_string(kMaxSamples) + "]");
         }
         const auto n = n_field.get<std::int64_t>();
-        if (!test_set_) {
-            const auto dataset = model_.info["dataset"].is_string()
-                                     ? model_.info["dataset"].get<std::string>()
-                                     : std::string("mnist");
+        const auto model = current();
+        const auto dataset = model->info["dataset"].is_string()
+                                 ? model->info["dataset"].get<std::string>()
+                                 : std::string("mnist");
+        if (!test_set_ || test_set_->name != dataset) {  // the model may have changed
+            test_set_.reset();
             try {
                 test_set_ = std::make_unique<tr::Dataset>(
                     tr::load_dataset(data_dir_, dataset, tr::Split::kTest));
@@ -229,10 +334,10 @@ class InferStage final : public fw::Stage {
         std::vector<float> images(indices.size() * static_cast<std::size_t>(kMnistPixels));
         std::vector<std::int32_t> labels(indices.size());
         tr::gather_batch(*test_set_, indices, images, labels);
-        const auto logits = model_.network->predict(images);
+        const auto logits = model->network->predict(images);
         json samples = json::array();
         std::string bytes;
-        const auto classes = static_cast<std::size_t>(model_.network->output_size());
+        const auto classes = static_cast<std::size_t>(model->network->output_size());
         for (std::size_t i = 0; i < indices.size(); ++i) {
             const auto p = softmax(logits.subspan(i * classes, classes));
             const auto best =
@@ -245,13 +350,13 @@ class InferStage final : public fw::Stage {
             const auto image = test_set_->image(indices[i]);
             bytes.append(image.begin(), image.end());
         }
-        fw::Reply reply = fw::Reply::ok({{"samples", samples}, {"model", model_.info["sha256"]}});
+        fw::Reply reply = fw::Reply::ok({{"samples", samples}, {"model", model->info["sha256"]}});
         reply.payloads.push_back({"images", "u8", {n, kMnistSide, kMnistSide}, std::move(bytes)});
         return reply;
     }
 
     fw::Reply reload(const fw::Request& request) {
-        std::filesystem::path file = model_.file;
+        std::filesystem::path file = current()->file;
         if (request.header.contains("model")) {
             if (!request.header["model"].is_string()) {
                 return error(fw::StatusCode::kInvalidArgument,
@@ -259,32 +364,31 @@ class InferStage final : public fw::Stage {
             }
             file = resolve(request.header["model"].get<std::string>());
         }
+        std::shared_ptr<const Model> model;
         try {
-            Model loaded = load_model(file);
-            ++loads_;
-            // The host calls process() one request at a time, so no request is using the old
-            // model now: the swap drops nothing.
-            model_ = std::move(loaded);
-            test_set_.reset();  // the new model may be for another dataset
+            model = std::make_shared<const Model>(load_model(file));
         } catch (const std::exception& e) {
+            ++load_failures_;
             return error(fw::StatusCode::kFailedPrecondition,
                          std::string("infer.reload: kept the current model: ") + e.what());
         }
-        context_->logger().info("model swapped in", {{"model", model_.file.string()}});
-        return fw::Reply::ok(model_.info);
+        swap_in(model);
+        return fw::Reply::ok(model->info);
     }
 
     fw::StageContext* context_ = nullptr;
     DecodeLimits limits_;
     std::filesystem::path models_dir_;
     std::filesystem::path data_dir_;
-    Model model_;
-    std::unique_ptr<tr::Dataset> test_set_;  // loaded on the first infer.sample
+    mutable std::mutex model_mutex_;         // guards model_ (swapped by the event thread)
+    std::shared_ptr<const Model> model_;     // never null after configure()
+    std::unique_ptr<tr::Dataset> test_set_;  // the model's test set, loaded by infer.sample
     std::mt19937_64 random_{std::random_device{}()};
     std::uint64_t predictions_ = 0;
     std::uint64_t no_digit_ = 0;
     std::uint64_t bad_images_ = 0;
-    std::uint64_t loads_ = 1;
+    std::atomic<std::uint64_t> loads_{1};
+    std::atomic<std::uint64_t> load_failures_{0};
 };
 
 }  // namespace

@@ -15,10 +15,10 @@
 namespace digitpipe::framework {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using testing::config_error_of;
+using ::testing::ElementsAre;
 using testing::finish_problems;
+using ::testing::HasSubstr;
 using testing::paths_of;
 using testing::problem_at;
 using testing::TempDir;
@@ -129,10 +129,9 @@ TEST(DeploymentTest, FullDeploymentIsRead) {
 
 TEST(DeploymentTest, RelativePathsAreResolvedAgainstTheFilesFolder) {
     TempDir dir;
-    const auto file =
-        dir.write("configs/deploy.yaml",
-                  std::string(kMinimal) +
-                      "paths: {data: ../data, models: /opt/models, runs: runs/./x}\n");
+    const auto file = dir.write(
+        "configs/deploy.yaml",
+        std::string(kMinimal) + "paths: {data: ../data, models: /opt/models, runs: runs/./x}\n");
     const DeploymentConfig d = load_deployment(file);
     ASSERT_EQ(d.paths.size(), 3u);
     EXPECT_EQ(d.paths.at("data"), (dir.path() / "data").lexically_normal());
@@ -303,6 +302,34 @@ TEST(DeploymentTest, PrefetchDefaultsToOneAndIsBoundedLikeTheWorkers) {
     EXPECT_EQ(problems[0].message, "must be in 1.." + max + ", got 0");
     EXPECT_EQ(problems[1].message, "must be in 1.." + max + ", got 1025");
     EXPECT_EQ(problems[1].line, 4);
+}
+
+TEST(DeploymentTest, BatchIsOffByDefaultAndBoundedByThePrefetchCredit) {
+    TempDir dir;
+    const auto file = dir.write("deploy.yaml", kMinimal);
+    const auto plain = load_deployment(file).stages.at("echo");
+    EXPECT_EQ(plain.batch_max_size, 1);
+    EXPECT_EQ(plain.batch_max_wait, std::chrono::microseconds(0));
+    const auto batched =
+        load_deployment(file, {"stages.echo.prefetch=16", "stages.echo.batch.max_size=8",
+                               "stages.echo.batch.max_wait_ms=1.5"})
+            .stages.at("echo");
+    EXPECT_EQ(batched.batch_max_size, 8);
+    EXPECT_EQ(batched.batch_max_wait, std::chrono::microseconds(1500));
+
+    const auto problems =
+        deployment_problems(dir,
+                            "broker: {endpoint: tcp://127.0.0.1:5555}\n"
+                            "stages:\n"
+                            "  a: {plugin: a, prefetch: 4, batch: {max_size: 5}}\n"
+                            "  b: {plugin: b, batch: {max_wait_ms: -1}}\n"
+                            "  c: {plugin: c, batch: {size: 2}}\n"
+                            "  d: {plugin: d, batch: 3}\n");
+    EXPECT_THAT(paths_of(problems),
+                ElementsAre("stages.a.batch.max_size", "stages.b.batch.max_wait_ms",
+                            "stages.c.batch", "stages.d.batch"));
+    EXPECT_THAT(problems[0].message, HasSubstr("must be in 1..prefetch (4)"));
+    EXPECT_THAT(problems[2].message, HasSubstr("size"));
 }
 
 TEST(DeploymentTest, UnreadableDeploymentNamesTheFile) {

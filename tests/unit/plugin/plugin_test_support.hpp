@@ -50,7 +50,12 @@ class FakeStageContext final : public StageContext {
                            ")");
     }
 
+    void subscribe(std::string_view topic_prefix, EventCallback callback) override {
+        subscriptions.emplace_back(std::string(topic_prefix), std::move(callback));
+    }
+
     std::vector<std::pair<std::string, nlohmann::json>> events;
+    std::vector<std::pair<std::string, EventCallback>> subscriptions;
 
  private:
     std::string stage_name_;
