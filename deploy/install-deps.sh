@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every Debian package digitpipe needs to build, test and run.
+# Installs every Debian package digitpipe needs to build and run; with --tests, also what the
+# tests need beyond that (Chromium for the browser tests).
 # Idempotent: asks dpkg first and calls apt-get only for what is missing, so a second run
 # takes well under a second. Needs root (or sudo) only when something is missing.
 set -euo pipefail
@@ -17,6 +18,9 @@ packages=(
   dataset-fashion-mnist
   nodejs npm
 )
+if [[ ${1:-} == --tests ]]; then
+  packages+=(chromium)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

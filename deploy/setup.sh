@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Everything the run and test commands need, idempotently: Debian packages, data sets, build.
+# Everything the run and test commands need, idempotently: Debian packages, data sets, the C++
+# build and the dashboard build.
 # A second run only checks and rebuilds what changed (seconds).
 # Usage: deploy/setup.sh [BUILD_DIR]   (default <repo>/build)
 set -euo pipefail
@@ -21,3 +22,4 @@ if ! { [[ -f $build/CMakeCache.txt ]] || cmake -S "$repo" -B "$build" -DCMAKE_BU
   exit 1
 fi
 echo "setup: build up to date"
+bash "$repo/deploy/build-dashboard.sh"

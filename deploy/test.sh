@@ -4,6 +4,9 @@
 # Extra arguments go to ctest (e.g. -L unit, -R Broker).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# The browser tests' Chromium (Debian's) and the e2e driver (playwright-core, from npm).
+bash "$repo/deploy/install-deps.sh" --tests
 bash "$repo/deploy/setup.sh"
+bash "$repo/tests/e2e/install.sh"
 cd "$repo/build"
 ctest --output-on-failure --timeout 600 -j"$(nproc)" "$@"

@@ -3,8 +3,8 @@
 
 #include <algorithm>
 #include <charconv>
-#include <cstdlib>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <system_error>
@@ -19,9 +19,9 @@ namespace {
 namespace fs = std::filesystem;
 
 // The settings the dashboard offers to change, as experiment key paths.
-constexpr const char* kSettingKeys[] = {"training.epochs", "training.batch_size", "optimizer.lr",
-                                        "data.limit",      "seed",
-                                        "augmentation.enabled"};
+constexpr const char* kSettingKeys[] = {
+    "training.epochs",     "training.batch_size", "optimizer.lr", "data.limit", "seed",
+    "augmentation.enabled"};
 
 std::string iso_time(fs::file_time_type time) {
     const auto system = std::chrono::file_clock::to_sys(time);
@@ -143,12 +143,13 @@ nlohmann::json list_experiments(const fs::path& experiments_dir, const fs::path&
     for (const auto& file : files) {
         nlohmann::json item{{"name", file.stem().string()}};
         try {
-            const auto e = training::parse_experiment(framework::ConfigNode::load_file(file),
-                                                      models_dir);
+            const auto e =
+                training::parse_experiment(framework::ConfigNode::load_file(file), models_dir);
             item["model"] = e.model_name.empty() ? e.model.name : e.model_name;
             item["dataset"] = e.plan.dataset;
-            const nlohmann::json values[] = {e.epochs, e.plan.batch_size, shortest(e.optimizer.lr),
-                                             e.plan.limit, e.seed, e.augment};
+            const nlohmann::json values[] = {
+                e.epochs, e.plan.batch_size, shortest(e.optimizer.lr), e.plan.limit,
+                e.seed,   e.augment};
             nlohmann::json settings = nlohmann::json::object();
             for (std::size_t i = 0; i < std::size(kSettingKeys); ++i) {
                 settings[kSettingKeys[i]] = values[i];

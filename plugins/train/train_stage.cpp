@@ -104,11 +104,11 @@ class TrainStage final : public fw::Stage {
             return fw::Reply::ok(
                 {{"experiments", list_experiments(experiments_dir_, models_dir_)}});
         }
-        return fw::Reply::error(fw::Status{
-            fw::StatusCode::kUnimplemented,
-            "train stage: unknown verb '" + request.verb +
-                "' (train.start, train.status, train.cancel, train.runs, train.run, "
-                "train.experiments)"});
+        return fw::Reply::error(
+            fw::Status{fw::StatusCode::kUnimplemented,
+                       "train stage: unknown verb '" + request.verb +
+                           "' (train.start, train.status, train.cancel, train.runs, train.run, "
+                           "train.experiments)"});
     }
 
     fw::Health health() const override {
@@ -186,9 +186,9 @@ class TrainStage final : public fw::Stage {
             current = running_.load() && run_ == *run_id;
         }
         if (!current) {
-            return fw::Reply::error(fw::Status{fw::StatusCode::kFailedPrecondition,
-                                               "train.cancel: run '" + *run_id +
-                                                   "' is not running"});
+            return fw::Reply::error(
+                fw::Status{fw::StatusCode::kFailedPrecondition,
+                           "train.cancel: run '" + *run_id + "' is not running"});
         }
         cancel_.store(true);
         return fw::Reply::ok(job_json(*run_id, /*with_epochs=*/false));
