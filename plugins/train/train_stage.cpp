@@ -5,7 +5,7 @@
 //   train.start   header {experiment: YAML text, label: its file name, overrides: ["k=v"...]},
 //                 {experiment_name: "quick", overrides} (paths.experiments/quick.yaml, for
 //                 the dashboard) or {resume: "<run id>"}; replies at once with the Job
-//                 (web/API.md) plus {run, run_dir, experiment, epochs, resumed}, or an error
+//                 (web/API.md) plus {run, run_dir, experiment, resumed}, or an error
 //                 for a bad experiment (every problem, file:line:col) or while another run
 //                 is in progress (failed_precondition)
 //   train.status  {state: idle|running|finished|failed|cancelled, run, progress, last_epoch,
@@ -326,8 +326,11 @@ class TrainStage final : public fw::Stage {
         job_ = std::thread(
             [this, experiment, run_id, run_dir] { run_job(experiment, run_id, run_dir); });
         // The started event's fields (the CLI reads `run`) plus the Job the dashboard shows.
+        // (`epochs` is the Job's epoch records in web/API.md; the count is epochs_planned.)
         auto reply = job_json(run_id, /*with_epochs=*/false);
-        reply.update(started);
+        for (const auto* key : {"run", "run_dir", "experiment", "resumed"}) {
+            reply[key] = started[key];
+        }
         return fw::Reply::ok(reply);
     }
 

@@ -217,7 +217,7 @@ int run_train(const programs::CommonFlags& common, const std::string& experiment
         const auto run = started.header.value("run", std::string());
         ProgressView view(::isatty(STDOUT_FILENO) == 1);
         view.line("run " + run + " -> " + started.header.value("run_dir", std::string()) + " (" +
-                  std::to_string(started.header.value("epochs", 0)) + " epochs" +
+                  std::to_string(started.header.value("epochs_planned", 0)) + " epochs" +
                   (started.header.value("resumed", false) ? ", resumed" : "") + ")");
         bool cancel_sent = false;
         int restarts = 0;

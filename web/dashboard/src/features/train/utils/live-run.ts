@@ -119,7 +119,8 @@ export function applyTrainEvent(current: LiveRun | null, event: TrainEvent): Liv
 export function runFromJob(job: Job, current: LiveRun | null): LiveRun {
   const base = current && current.run === job.id ? current : emptyRun(job.id, job.experiment, job.epochs_planned);
   let test = base.test;
-  for (const record of job.epochs ?? []) test = addEpoch(test, epochPoint(record));
+  // Only GET /api/jobs/{id} carries the records; be strict about what is iterated.
+  for (const record of Array.isArray(job.epochs) ? job.epochs : []) test = addEpoch(test, epochPoint(record));
   return {
     ...base,
     experiment: job.experiment,
