@@ -16,6 +16,8 @@
 //   train.runs    {jobs: [Job...]}: every run folder, newest first, the running one live
 //   train.run     {run} -> the Job with its epoch records
 //   train.experiments  {experiments: [{name, model, dataset, settings}]} (paths.experiments)
+//   train.publish {run} or {model: file in paths.models}: announces that model as
+//                 model.published (infer workers then serve it), after checking it loads
 // Events: train.started, train.progress (steps, at most every progress_interval_ms),
 //   train.epoch, train.note, train.finished, train.failed, train.cancelled, and
 //   model.published {run, path, sha256, test_accuracy, dataset} with the final model.
@@ -37,6 +39,7 @@
 #include <regex>
 #include <thread>
 
+#include "digitpipe/nn/safetensors.hpp"
 #include "digitpipe/stage.hpp"
 #include "digitpipe/training/trainer.hpp"
 #include "run_catalog.hpp"
@@ -95,6 +98,7 @@ class TrainStage final : public fw::Stage {
         if (request.verb == "train.cancel") return cancel(request);
         if (request.verb == "train.runs") return fw::Reply::ok({{"jobs", runs()}});
         if (request.verb == "train.run") return run_detail(request);
+        if (request.verb == "train.publish") return publish(request);
         if (request.verb == "train.experiments") {
             if (experiments_dir_.empty()) {
                 return fw::Reply::error(fw::Status{fw::StatusCode::kFailedPrecondition,
@@ -165,6 +169,59 @@ class TrainStage final : public fw::Stage {
                 fw::Status{fw::StatusCode::kNotFound, "train.run: no run '" + *run_id + "'"});
         }
         return fw::Reply::ok(job_json(*run_id, /*with_epochs=*/true));
+    }
+
+    // Announces an existing model as model.published, so every infer worker of its dataset
+    // serves it: {run} (that run's model) or {model} (a file in paths.models, e.g. the shipped
+    // one). The file is loaded and checked first, so a broken model is refused here.
+    fw::Reply publish(const fw::Request& request) {
+        const auto& h = request.header;
+        std::filesystem::path file;
+        nlohmann::json published;
+        if (h.contains("run")) {
+            const auto run_id = run_id_field(request, "train.publish");
+            if (!run_id) return fw::Reply::error(run_id.status());
+            file = runs_dir_ / *run_id / "model.safetensors";
+            published["run"] = *run_id;
+            if (!std::filesystem::exists(file)) {
+                return fw::Reply::error(fw::Status{
+                    fw::StatusCode::kNotFound,
+                    "train.publish: run '" + *run_id + "' has no model (" + file.string() + ")"});
+            }
+        } else if (h.contains("model") && h["model"].is_string() &&
+                   std::regex_match(h["model"].get<std::string>(),
+                                    std::regex("[A-Za-z0-9_.-]{1,128}\\.safetensors"))) {
+            file = models_dir_ / h["model"].get<std::string>();
+            if (!std::filesystem::exists(file)) {
+                return fw::Reply::error(fw::Status{
+                    fw::StatusCode::kNotFound, "train.publish: no model " + file.string()});
+            }
+        } else {
+            return fw::Reply::error(fw::invalid_argument(
+                "train.publish: give {run: a run id} or {model: a *.safetensors file name in "
+                "paths.models}"));
+        }
+        try {
+            const auto loaded = nn::load_network(file);
+            const auto meta = [&](const char* key) {
+                const auto it = loaded.metadata.find(key);
+                return it == loaded.metadata.end() ? std::string() : it->second;
+            };
+            const auto metrics = nlohmann::json::parse(meta("metrics"), nullptr, false);
+            published["path"] = std::filesystem::absolute(file).string();
+            published["sha256"] = loaded.file_sha256;
+            published["dataset"] = meta("dataset");
+            published["architecture"] = loaded.network->spec().name;
+            published["test_accuracy"] =
+                metrics.is_object() ? metrics.value("test_accuracy", nlohmann::json())
+                                    : nlohmann::json();
+            if (!published.contains("run")) published["run"] = meta("run");
+        } catch (const std::exception& e) {
+            return fw::Reply::error(fw::Status{fw::StatusCode::kFailedPrecondition,
+                                               std::string("train.publish: ") + e.what()});
+        }
+        context_->publish("model.published", published);
+        return fw::Reply::ok(published);
     }
 
     // Without a run id: cancels whatever runs (the CLI's Ctrl-C). With one: only that run,

@@ -293,6 +293,11 @@ test('training from the dashboard shows live progress, finishes, and the served 
   await waitFor('the model view to show the new run', async () =>
     (await page.getByTestId('model-accuracy').textContent()) && !(await page.getByTestId('model-accuracy').textContent()).includes('99.67'), 20000);
   await screenshot(page, '07-model-after-training');
+
+  // Back to the shipped model, from the Model view.
+  await page.getByTestId('model-restore').click();
+  await waitFor('the shipped model to serve again', async () =>
+    ((await page.getByTestId('model-accuracy').textContent()) ?? '').includes('99.67'), 30000);
   assert.deepEqual(errors, []);
   await page.close();
 });

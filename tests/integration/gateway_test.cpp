@@ -432,6 +432,14 @@ TEST_F(GatewayTest, LongPollReturnsAnEventPublishedMeanwhileAndTimesOutEmpty) {
     }
     EXPECT_TRUE(found) << answer->body;
 
+    // A wait longer than Pistache's header timeout (5 s here) ends as a normal, possibly empty,
+    // answer before that timer could cut it with a bare 408.
+    const auto now = json_of(*gateway->get("/api/events?after=0&timeout_ms=1"))["next"];
+    const auto long_wait = gateway->get(
+        "/api/events?after=" + std::to_string(now.get<std::uint64_t>()) + "&timeout_ms=20000");
+    ASSERT_TRUE(long_wait);
+    EXPECT_EQ(long_wait->status, 200) << long_wait->body;
+
     for (const char* bad : {"after=-1", "after=x", "timeout_ms=0", "timeout_ms=60001"}) {
         expect_error(gateway->get(std::string("/api/events?") + bad), 400, "invalid_argument", bad);
     }
@@ -527,6 +535,23 @@ TEST_F(GatewayTest, TrainingRoutes) {
     expect_error(gateway->get("/api/jobs/%2e%2e"), 400, "invalid_argument", "dot-dot id");
     expect_error(gateway->post("/api/jobs/a%20b/cancel", ""), 400, "invalid_argument",
                  "id with a space");
+
+    // Serving a model: the train stage checks it and announces it (model.published).
+    expect_error(gateway->post("/api/serve", "{", kJsonType), 400, "invalid_argument", "bad JSON");
+    expect_error(gateway->post("/api/serve", R"({"run": "a", "model": "b"})", kJsonType), 400,
+                 "invalid_argument", "both run and model");
+    expect_error(gateway->post("/api/serve", R"({"model": "../models/x.safetensors"})", kJsonType),
+                 400, "invalid_argument", "a path, not a file name");
+    expect_error(gateway->post("/api/serve", R"({"run": "no-such-run"})", kJsonType), 404,
+                 "not_found", "unknown run");
+    const auto served =
+        gateway->post("/api/serve", R"({"model": "digitpipe-mnist.safetensors"})", kJsonType);
+    ASSERT_TRUE(served);
+    ASSERT_EQ(served->status, 202) << served->body;
+    const auto published = json_of(*served)["published"];
+    EXPECT_EQ(published["run"], "best-20261124-113228") << served->body;
+    EXPECT_EQ(published["dataset"], "mnist");
+    EXPECT_EQ(published["sha256"].get<std::string>().size(), 64u);
 }
 
 // ---- gateways without a usable worker (a fresh broker and gateway per test) ---------------
@@ -537,7 +562,8 @@ class GatewayDegradedTest : public ::testing::Test {
         config = dir.write("deploy.yaml",
                            kBrokerYaml + "stages: {}\n" + paths_yaml(dir.path()) +
                                "gateway:\n  listen: 127.0.0.1:0\n  request_timeout_ms: 300\n"
-                               "  max_pending: 2\n  services: {train: digitpipe.slow}\n");
+                               "  max_pending: 2\n  services: {train: digitpipe.slow}\n"
+                               "  header_timeout_ms: 30000\n");  // long-polls up to 29.5 s
         broker = std::make_unique<BrokerProcess>(config);
         gateway = std::make_unique<GatewayProcess>(config, *broker);
         // The gateway has seen the broker's services once it reports an update time.
@@ -613,7 +639,12 @@ TEST_F(GatewayDegradedTest, AWorkerThatMissesTheDeadlineMeans504) {
 
 TEST_F(GatewayDegradedTest, TooManyWaitingRequestsMeans429) {
     // Two long-polls fill max_pending (2); anything else that waits in the bridge is refused.
-    const auto poll = [&] { return gateway->get("/api/events?after=0&timeout_ms=3000"); };
+    // The polls outlast the wait for the 429 by far, so a slow machine cannot end them first.
+    // after = the current end of the log, so they wait even if events were logged already.
+    const auto now = json_of(*gateway->get("/api/events?after=0&timeout_ms=1"))["next"];
+    const auto poll = [&, after = now.get<std::uint64_t>()] {
+        return gateway->get("/api/events?after=" + std::to_string(after) + "&timeout_ms=12000");
+    };
     auto first = std::async(std::launch::async, poll);
     auto second = std::async(std::launch::async, poll);
     std::optional<HttpResponse> refused;
@@ -622,7 +653,7 @@ TEST_F(GatewayDegradedTest, TooManyWaitingRequestsMeans429) {
             refused = gateway->get("/api/workers");
             return refused && refused->status == 429;
         },
-        2500ms));
+        10s));
     expect_error(refused, 429, "resource_exhausted", "third waiting request");
     EXPECT_TRUE(gateway->healthy()) << "/healthz does not wait in the bridge";
     for (auto* poll_result : {&first, &second}) {

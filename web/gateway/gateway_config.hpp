@@ -11,7 +11,9 @@
 //     header_timeout_ms: 5000
 //     body_timeout_ms: 15000
 //     request_timeout_ms: 10000       # deadline for calls to stages (504 past it)
-//     long_poll_max_ms: 60000         # longest a GET /api/events may wait
+//     long_poll_max_ms: 60000         # longest a GET /api/events may wait (and never past
+//                                     # header_timeout_ms - 500: Pistache's header timer
+//                                     # runs on while a reply is deferred, then sends 408)
 //     max_pending: 1024               # requests parked in the gateway; beyond: 429
 //     services: {infer: digitpipe.infer, train: digitpipe.train}
 #pragma once

@@ -22,6 +22,9 @@ using nlohmann::json;
 
 namespace {
 
+// How long before Pistache's header timeout a parked long-poll is answered (see events()).
+constexpr std::chrono::milliseconds kLongPollMargin{500};
+
 // MNIST-style model input: the infer stage answers with what the model saw, u8 28x28.
 constexpr std::size_t kInputPixels = 28 * 28;
 // GET /api/sample_predictions?n=: range and default from web/API.md.
@@ -278,6 +281,44 @@ void Api::cancel_job(const Rest::Request& request, Responder& responder) {
     call_stage(responder, config_.train_service, "train.cancel", {{"run", *id}}, map_job_accepted);
 }
 
+// POST /api/serve {"run": id} | {"model": "file.safetensors"}: the train stage checks the
+// model and announces it (model.published); infer workers swap it in (model.loaded follows).
+void Api::serve(const Rest::Request& request, Responder& responder) {
+    json body;
+    try {
+        body = json::parse(request.body());
+    } catch (const json::parse_error& e) {
+        responder.send(error_answer(fw::invalid_argument(
+            "body: malformed JSON at byte " + std::to_string(e.byte) +
+            " (expected {\"run\": \"<job id>\"} or {\"model\": \"<file>.safetensors\"})")));
+        return;
+    }
+    json header;
+    if (body.is_object() && body.size() == 1 && body.contains("run")) {
+        const auto id =
+            body["run"].is_string()
+                ? parse_job_id(body["run"].get<std::string>())
+                : fw::Result<std::string>(fw::invalid_argument("run: expected a job id string"));
+        if (!id) {
+            responder.send(error_answer(id.status()));
+            return;
+        }
+        header["run"] = *id;
+    } else if (body.is_object() && body.size() == 1 && body.contains("model") &&
+               body["model"].is_string()) {
+        header["model"] = body["model"];
+    } else {
+        responder.send(error_answer(
+            fw::invalid_argument("body: expected exactly one of {\"run\": \"<job id>\"} or "
+                                 "{\"model\": \"<file>.safetensors\"}")));
+        return;
+    }
+    call_stage(responder, config_.train_service, "train.publish", std::move(header),
+               [](const fw::Reply& reply, double) {
+                   return json_answer(202, {{"published", reply.header}});
+               });
+}
+
 void Api::events(const Rest::Request& request, Responder& responder) {
     const auto after = parse_int_param(request.query().get("after"), "after", 0,
                                        std::numeric_limits<std::int64_t>::max(), 0);
@@ -291,7 +332,13 @@ void Api::events(const Rest::Request& request, Responder& responder) {
         responder.send(error_answer(timeout.status()));
         return;
     }
-    const auto wait = std::min(std::chrono::milliseconds(*timeout), config_.long_poll_max);
+    // Pistache 0.0.5 keeps a request's header timer running while its reply is deferred and
+    // answers a bare 408 when it fires: a long-poll must end (empty) before that.
+    const auto wait = std::max(
+        std::chrono::milliseconds(0),
+        std::min({std::chrono::milliseconds(*timeout), config_.long_poll_max,
+                  std::chrono::duration_cast<std::chrono::milliseconds>(config_.header_timeout) -
+                      kLongPollMargin}));
     bridge_.poll_events(static_cast<std::uint64_t>(*after), wait, std::move(responder));
 }
 
@@ -358,7 +405,7 @@ void setup_routes(Rest::Router& router, Api& api) {
         const char* label;  // metrics label
         Member handler;
     };
-    const std::array<Route, 13> routes{{
+    const std::array<Route, 14> routes{{
         {Http::Method::Post, "/api/predict", "/api/predict", &Api::predict},
         {Http::Method::Get, "/api/sample_predictions", "/api/sample_predictions",
          &Api::sample_predictions},
@@ -368,6 +415,7 @@ void setup_routes(Rest::Router& router, Api& api) {
         {Http::Method::Get, "/api/jobs", "/api/jobs", &Api::jobs},
         {Http::Method::Get, "/api/jobs/:id", "/api/jobs/{id}", &Api::job},
         {Http::Method::Post, "/api/jobs/:id/cancel", "/api/jobs/{id}/cancel", &Api::cancel_job},
+        {Http::Method::Post, "/api/serve", "/api/serve", &Api::serve},
         {Http::Method::Get, "/api/events", "/api/events", &Api::events},
         {Http::Method::Get, "/api/workers", "/api/workers", &Api::workers},
         {Http::Method::Get, "/healthz", "/healthz", &Api::healthz},

@@ -38,6 +38,7 @@ class Api {
     void jobs(const Pistache::Rest::Request& request, Responder& responder);
     void job(const Pistache::Rest::Request& request, Responder& responder);
     void cancel_job(const Pistache::Rest::Request& request, Responder& responder);
+    void serve(const Pistache::Rest::Request& request, Responder& responder);
     void events(const Pistache::Rest::Request& request, Responder& responder);
     void workers(const Pistache::Rest::Request& request, Responder& responder);
     void healthz(const Pistache::Rest::Request& request, Responder& responder);

@@ -43,20 +43,20 @@ int run_supervised(const programs::CommonFlags& common, const fw::DeploymentConf
 
     std::vector<std::string> broker{(bin / "digitpipe-broker").string()};
     broker.insert(broker.end(), flags.begin(), flags.end());
-    supervisor.add({"broker", broker});
+    supervisor.add({"broker", broker, {}});
     for (const auto& [name, stage] : deployment.stages) {
         for (int replica = 1; replica <= stage.replicas; ++replica) {
             std::vector<std::string> worker{(bin / "digitpipe-worker").string()};
             worker.insert(worker.end(), flags.begin(), flags.end());
             worker.insert(worker.end(), {"--stage", name});
-            supervisor.add({"worker." + name + "." + std::to_string(replica), worker});
+            supervisor.add({"worker." + name + "." + std::to_string(replica), worker, stage.env});
         }
     }
     // The gateway is one more supervised child: it reaches the stages only through the broker.
     if (deployment.gateway) {
         std::vector<std::string> gateway{(bin / "digitpipe-gateway").string()};
         gateway.insert(gateway.end(), flags.begin(), flags.end());
-        supervisor.add({"gateway", gateway});
+        supervisor.add({"gateway", gateway, {}});
     }
     std::cout << "digitpipe up: broker " << deployment.broker.endpoint;
     for (const auto& [name, stage] : deployment.stages) {
@@ -76,10 +76,18 @@ int run_in_process(const programs::CommonFlags& common, const fw::DeploymentConf
                    const fw::StopSignal& stop) {
     if (deployment.gateway) {
         // The gateway is a process of its own and cannot reach an inproc:// broker.
-        fw::Logger("digitpipe").warn(
-            "the gateway block is ignored: an inproc:// deployment has no gateway; use tcp:// "
-            "or ipc:// endpoints (configs/local.yaml)",
-            {{"config", deployment.file.string()}});
+        fw::Logger("digitpipe")
+            .warn(
+                "the gateway block is ignored: an inproc:// deployment has no gateway; use tcp:// "
+                "or ipc:// endpoints (configs/local.yaml)",
+                {{"config", deployment.file.string()}});
+    }
+    for (const auto& [name, stage] : deployment.stages) {
+        if (!stage.env.empty()) {
+            fw::Logger("digitpipe")
+                .warn("stages." + name + ".env is ignored: an inproc:// deployment is one process",
+                      {{"config", deployment.file.string()}});
+        }
     }
     InProcessDeployment in_process(deployment, common.verbose);
     in_process.start(&stop.flag());

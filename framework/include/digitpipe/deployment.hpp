@@ -16,6 +16,7 @@
 //       replicas: 2                      # workers `digitpipe up` starts
 //       prefetch: 1                      # requests the broker may send each worker ahead
 //                                        # (1..1024; 1 = plain 7/MDP, see mdp.hpp)
+//       env: {OMP_NUM_THREADS: "1"}      # set in its worker processes' environment
 //       batch: {max_size: 16, max_wait_ms: 0}  # requests handed to Stage::process_batch
 //                                        # together: those waiting, up to max_size, after
 //                                        # gathering arrivals for max_wait_ms (max_size <=
@@ -62,6 +63,10 @@ struct StageConfig {
     // worker gathers arrivals for a batch that is not full (0: only requests already waiting).
     int batch_max_size = 1;
     std::chrono::microseconds batch_max_wait{0};
+    // Environment variables for this stage's worker processes (`digitpipe up` sets them;
+    // inproc deployments, one process, cannot). E.g. OMP_NUM_THREADS: oneDNN workers that
+    // share cores must not each spin up one OpenMP thread per core.
+    std::map<std::string, std::string> env;
     ConfigNode params;  // the stage's own block, checked by Stage::configure
 };
 

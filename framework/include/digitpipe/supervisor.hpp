@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,8 @@ namespace digitpipe::framework {
 struct ChildSpec {
     std::string name;               // for logs and status, e.g. "worker.echo.1"
     std::vector<std::string> argv;  // argv[0] is the program path
+    // Set in the child's environment on top of the supervisor's own (e.g. OMP_NUM_THREADS).
+    std::map<std::string, std::string> env;
 };
 
 struct ChildStatus {

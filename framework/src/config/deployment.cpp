@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -165,8 +166,8 @@ void read_stages(const ConfigNode& root, std::map<std::string, StageConfig>& out
         if (!is_name(name)) {
             stage.report("", "stage name must match [a-z0-9_]+, got '" + name + "'");
         }
-        if (!require_map(stage,
-                         "a stage block (plugin, service, replicas, prefetch, batch, params)")) {
+        if (!require_map(
+                stage, "a stage block (plugin, service, replicas, prefetch, batch, env, params)")) {
             stages->mark_read(name);
             continue;
         }
@@ -218,6 +219,29 @@ void read_stages(const ConfigNode& root, std::map<std::string, StageConfig>& out
                 }
             } else {
                 stage.mark_read("batch");
+            }
+        }
+        if (auto env = stage.find("env")) {
+            if (require_map(*env, "a map of environment variable name to value")) {
+                for (const auto& key : env->keys()) {
+                    const bool name_ok =
+                        !key.empty() &&
+                        (std::isupper(static_cast<unsigned char>(key[0])) || key[0] == '_') &&
+                        std::all_of(key.begin(), key.end(), [](char c) {
+                            return std::isupper(static_cast<unsigned char>(c)) ||
+                                   std::isdigit(static_cast<unsigned char>(c)) || c == '_';
+                        });
+                    if (!env->check(name_ok, key,
+                                    "environment variable names are [A-Z_][A-Z0-9_]*")) {
+                        env->mark_read(key);
+                        continue;
+                    }
+                    if (const auto value = read_string(*env, key, /*required=*/true)) {
+                        config.env[key] = *value;
+                    }
+                }
+            } else {
+                stage.mark_read("env");
             }
         }
         // The stage validates its own params in Stage::configure (and finish()es them there).

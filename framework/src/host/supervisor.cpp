@@ -65,8 +65,10 @@ struct Supervisor::Impl {
     void start(Child& child) {
         std::vector<std::string> args(child.spec.argv.begin() + 1, child.spec.argv.end());
         std::error_code error;
-        child.process.emplace(bp::exe = child.spec.argv.front(), bp::args = args, ChildSetup{},
-                              error);
+        bp::environment environment = boost::this_process::environment();  // a copy
+        for (const auto& [key, value] : child.spec.env) environment[key] = value;
+        child.process.emplace(bp::exe = child.spec.argv.front(), bp::args = args, environment,
+                              ChildSetup{}, error);
         if (error) {
             child.process.reset();
             throw std::runtime_error("supervisor: cannot start " + child.spec.name + " (" +

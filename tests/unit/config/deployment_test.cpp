@@ -332,6 +332,22 @@ TEST(DeploymentTest, BatchIsOffByDefaultAndBoundedByThePrefetchCredit) {
     EXPECT_THAT(problems[2].message, HasSubstr("size"));
 }
 
+TEST(DeploymentTest, StageEnvironmentIsAMapOfVariableNamesToStrings) {
+    TempDir dir;
+    const auto file = dir.write("deploy.yaml", kMinimal);
+    EXPECT_TRUE(load_deployment(file).stages.at("echo").env.empty());
+    const auto set = load_deployment(file, {"stages.echo.env.OMP_NUM_THREADS=1"});
+    EXPECT_EQ(set.stages.at("echo").env,
+              (std::map<std::string, std::string>{{"OMP_NUM_THREADS", "1"}}));
+
+    const auto problems = deployment_problems(dir,
+                                              "broker: {endpoint: tcp://127.0.0.1:5555}\n"
+                                              "stages:\n"
+                                              "  a: {plugin: a, env: {omp: 1}}\n"
+                                              "  b: {plugin: b, env: [X]}\n");
+    EXPECT_THAT(paths_of(problems), ElementsAre("stages.a.env.omp", "stages.b.env"));
+}
+
 TEST(DeploymentTest, UnreadableDeploymentNamesTheFile) {
     TempDir dir;
     const auto missing = dir.path() / "nope.yaml";

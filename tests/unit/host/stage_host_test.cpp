@@ -126,7 +126,7 @@ TEST_F(StageHostTest, UnknownStageAndBadParamsFailBeforeServing) {
 TEST(SupervisorTest, CrashLoopingChildBacksOffUpToTheMaximum) {
     Supervisor supervisor(
         {.restart_backoff = 20ms, .restart_backoff_max = 160ms, .stop_grace = 2000ms});
-    supervisor.add({"crasher", {"/bin/false"}});
+    supervisor.add({"crasher", {"/bin/false"}, {}});
     std::atomic<bool> stop{false};
     std::thread runner([&] { supervisor.run(stop); });
     const bool reached_max =
@@ -139,10 +139,27 @@ TEST(SupervisorTest, CrashLoopingChildBacksOffUpToTheMaximum) {
     EXPECT_EQ(status.last_exit, 1);
 }
 
+// A child gets its spec's environment on top of the supervisor's (stages.<name>.env).
+TEST(SupervisorTest, ChildSeesItsEnvironment) {
+    Supervisor supervisor(
+        {.restart_backoff = 20ms, .restart_backoff_max = 160ms, .stop_grace = 2000ms});
+    supervisor.add(
+        {"env", {"/bin/sh", "-c", "exit $DIGITPIPE_TEST_CODE"}, {{"DIGITPIPE_TEST_CODE", "7"}}});
+    std::atomic<bool> stop{false};
+    std::thread runner([&] { supervisor.run(stop); });
+    const bool exited =
+        ts::wait_until([&] { return supervisor.status().at(0).restarts >= 1; }, 20s);
+    const auto status = supervisor.status().at(0);
+    stop = true;
+    runner.join();
+    ASSERT_TRUE(exited);
+    EXPECT_EQ(status.last_exit, 7);
+}
+
 TEST(SupervisorTest, StopsLongRunningChildrenOnStop) {
     Supervisor supervisor(
         {.restart_backoff = 20ms, .restart_backoff_max = 160ms, .stop_grace = 2000ms});
-    supervisor.add({"sleeper", {"/bin/sleep", "600"}});
+    supervisor.add({"sleeper", {"/bin/sleep", "600"}, {}});
     std::atomic<bool> stop{false};
     std::thread runner([&] { supervisor.run(stop); });
     ASSERT_TRUE(ts::wait_until([&] { return supervisor.status().at(0).pid != 0; }, 10s));
@@ -154,7 +171,7 @@ TEST(SupervisorTest, StopsLongRunningChildrenOnStop) {
 
 TEST(SupervisorTest, MissingProgramIsAnError) {
     Supervisor supervisor({});
-    supervisor.add({"ghost", {"/nonexistent/program"}});
+    supervisor.add({"ghost", {"/nonexistent/program"}, {}});
     std::atomic<bool> stop{false};
     EXPECT_THROW(supervisor.run(stop), std::runtime_error);
 }

@@ -328,3 +328,20 @@ export interface ReadyResponse {
 export interface HealthResponse {
   status: string;
 }
+
+// ---- Serving a model ---------------------------------------------------------------------
+
+/** POST /api/serve: a finished run's model, or a file in the models folder. */
+export type ServeRequest = { run: string } | { model: string };
+
+/** 202 from POST /api/serve: what was announced (model.published); model.loaded follows. */
+export interface ServeReply {
+  published: {
+    run: string;
+    path: string;
+    sha256: string;
+    dataset: string;
+    architecture: string;
+    test_accuracy: number | null;
+  };
+}

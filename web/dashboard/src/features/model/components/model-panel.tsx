@@ -7,7 +7,10 @@ import { ConfusionMatrix } from '@/features/model/components/confusion-matrix';
 import { useEvents } from '@/hooks/use-events';
 import { useQuery } from '@/hooks/use-query';
 import { GAP_TOPIC } from '@/lib/event-bus';
+import { useState } from 'react';
+
 import { bytes, dateTime, duration, fixed, integer, percent, shortSha } from '@/lib/format';
+import { SHIPPED_MODEL, serveModel } from '@/lib/serve-model';
 import type { ModelInfo } from '@/types/api';
 
 import './model-panel.css';
@@ -58,7 +61,8 @@ function Details({ info }: { info: ModelInfo }) {
 
 /** The serving model: metrics, per-class table, confusion matrix, training curves. */
 export function ModelPanel() {
-  const { notifyError } = useNotify();
+  const { notify, notifyError } = useNotify();
+  const [restoring, setRestoring] = useState(false);
   const { data: info, loading, error, reload } = useQuery(getModelInfo, {
     onError: (e) => notifyError('Could not load model information', e, 'model'),
   });
@@ -71,10 +75,24 @@ export function ModelPanel() {
     { onGap: reload },
   );
 
+  const restore = () => {
+    setRestoring(true);
+    serveModel({ model: SHIPPED_MODEL })
+      .then(() => notify({ kind: 'success', title: 'Model announced', message: 'Infer workers are loading the shipped model.' }))
+      .catch((e: unknown) => notifyError('Could not serve the shipped model', e, 'serve'))
+      .finally(() => setRestoring(false));
+  };
   const refresh = (
-    <button type="button" className="button" onClick={reload} disabled={loading} data-testid="model-refresh">
-      {loading ? 'Loading…' : 'Refresh'}
-    </button>
+    <div className="button-row">
+      {info && info.model !== SHIPPED_MODEL ? (
+        <button type="button" className="button" onClick={restore} disabled={restoring} data-testid="model-restore">
+          {restoring ? 'Announcing…' : 'Serve the shipped model'}
+        </button>
+      ) : null}
+      <button type="button" className="button" onClick={reload} disabled={loading} data-testid="model-refresh">
+        {loading ? 'Loading…' : 'Refresh'}
+      </button>
+    </div>
   );
 
   if (!info) {

@@ -1,4 +1,4 @@
-import { useEffect, useRef } from 'react';
+import { useEffect, useRef, useState } from 'react';
 
 import { EpochCurves } from '@/components/charts/epoch-curves';
 import { useNotify } from '@/components/ui/notifications';
@@ -6,6 +6,7 @@ import { getJob } from '@/features/train/api/train-api';
 import { STATE_LABEL } from '@/features/train/utils/state-label';
 import { useQuery } from '@/hooks/use-query';
 import { dateTime, duration, fixed, percent, shortSha } from '@/lib/format';
+import { serveModel } from '@/lib/serve-model';
 
 interface JobDetailProps {
   id: string;
@@ -15,7 +16,8 @@ interface JobDetailProps {
 
 /** One run's summary and its per-epoch curves (GET /api/jobs/{id}). */
 export function JobDetail({ id, version }: JobDetailProps) {
-  const { notifyError } = useNotify();
+  const { notify, notifyError } = useNotify();
+  const [serving, setServing] = useState(false);
   const { data: job, reload } = useQuery((signal) => getJob(id, signal), {
     onError: (e) => notifyError(`Could not load run ${id}`, e, 'job-detail'),
   });
@@ -29,6 +31,15 @@ export function JobDetail({ id, version }: JobDetailProps) {
 
   if (!job) return <p className="muted">Loading…</p>;
   const result = job.result;
+  const serve = () => {
+    setServing(true);
+    serveModel({ run: job.id })
+      .then(() =>
+        notify({ kind: 'success', title: 'Model announced', message: `Infer workers are loading run ${job.id}'s model.` }),
+      )
+      .catch((e: unknown) => notifyError(`Could not serve run ${job.id}'s model`, e, 'serve'))
+      .finally(() => setServing(false));
+  };
   return (
     <div className="job-detail" data-testid="job-detail" data-job-id={job.id}>
       <p className="small">
@@ -43,6 +54,13 @@ export function JobDetail({ id, version }: JobDetailProps) {
           </>
         ) : null}
       </p>
+      {job.state === 'finished' ? (
+        <p>
+          <button type="button" className="button" onClick={serve} disabled={serving} data-testid="job-serve">
+            {serving ? 'Announcing…' : 'Serve this model'}
+          </button>
+        </p>
+      ) : null}
       {job.error ? <p className="live-run__error">{job.error}</p> : null}
       {job.epochs && job.epochs.length > 0 ? (
         <EpochCurves epochs={job.epochs} testId="job-curves" />

@@ -1,4 +1,4 @@
-import { act, screen, waitFor } from '@testing-library/react';
+import { act, fireEvent, screen, waitFor } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 
 import { ModelPanel } from '@/features/model/components/model-panel';
@@ -26,6 +26,25 @@ describe('ModelPanel', () => {
     expect(screen.getByTestId('class-metrics').querySelectorAll('tbody tr')).toHaveLength(10);
     expect(screen.getByTestId('confusion-matrix')).toBeInTheDocument();
     expect(screen.getByTestId('model-curves')).toBeInTheDocument();
+  });
+
+  it('offers the shipped model back only while another model serves, and asks the gateway for it', async () => {
+    const fetchMock = mockFetch({
+      'GET /api/model_info': () => jsonResponse(modelInfo({ model: 'model.safetensors', run: 'quick-1' })),
+      'POST /api/serve': () => jsonResponse({ published: { run: 'best-1', path: '/m', sha256: 'aa', dataset: 'mnist', architecture: 'best', test_accuracy: 0.9967 } }, 202),
+    });
+    renderWithProviders(<ModelPanel />);
+    fireEvent.click(await screen.findByTestId('model-restore'));
+    await waitFor(() => expect(callsTo(fetchMock, 'POST', '/api/serve')).toHaveLength(1));
+    const [, init] = callsTo(fetchMock, 'POST', '/api/serve')[0]!;
+    expect(JSON.parse(String(init?.body))).toEqual({ model: 'digitpipe-mnist.safetensors' });
+  });
+
+  it('has no restore button while the shipped model serves', async () => {
+    mockFetch({ 'GET /api/model_info': () => jsonResponse(modelInfo()) });
+    renderWithProviders(<ModelPanel />);
+    await screen.findByTestId('model-accuracy');
+    expect(screen.queryByTestId('model-restore')).toBeNull();
   });
 
   it('says what is missing when the model file carries no evaluation or curves', async () => {
