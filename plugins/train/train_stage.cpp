@@ -147,17 +147,21 @@ class TrainStage final : public fw::Stage {
     // The job on disk, with the live state of the running job laid over it.
     nlohmann::json job_json(const std::string& run_id, bool with_epochs) const {
         auto job = describe_run(runs_dir_ / run_id, with_epochs);
-        const std::lock_guard lock(mutex_);
-        if (run_id == run_) {
-            if (running_.load()) job["state"] = "running";
-            if (!progress_.is_null()) job["progress"] = progress_;
-        }
+        overlay_live(job);
         return job;
     }
 
+    // Lays the running job's state over its Job as read from disk (other jobs are unchanged).
+    void overlay_live(nlohmann::json& job) const {
+        const std::lock_guard lock(mutex_);
+        if (job["id"] != run_) return;
+        if (running_.load()) job["state"] = "running";
+        if (!progress_.is_null()) job["progress"] = progress_;
+    }
+
     nlohmann::json runs() const {
-        auto jobs = list_runs(runs_dir_);
-        for (auto& job : jobs) job = job_json(job["id"].get<std::string>(), false);
+        auto jobs = list_runs(runs_dir_);  // each run folder read once
+        for (auto& job : jobs) overlay_live(job);
         return jobs;
     }
 
@@ -193,8 +197,8 @@ class TrainStage final : public fw::Stage {
                                     std::regex("[A-Za-z0-9_.-]{1,128}\\.safetensors"))) {
             file = models_dir_ / h["model"].get<std::string>();
             if (!std::filesystem::exists(file)) {
-                return fw::Reply::error(fw::Status{
-                    fw::StatusCode::kNotFound, "train.publish: no model " + file.string()});
+                return fw::Reply::error(fw::Status{fw::StatusCode::kNotFound,
+                                                   "train.publish: no model " + file.string()});
             }
         } else {
             return fw::Reply::error(fw::invalid_argument(
@@ -212,9 +216,9 @@ class TrainStage final : public fw::Stage {
             published["sha256"] = loaded.file_sha256;
             published["dataset"] = meta("dataset");
             published["architecture"] = loaded.network->spec().name;
-            published["test_accuracy"] =
-                metrics.is_object() ? metrics.value("test_accuracy", nlohmann::json())
-                                    : nlohmann::json();
+            published["test_accuracy"] = metrics.is_object()
+                                             ? metrics.value("test_accuracy", nlohmann::json())
+                                             : nlohmann::json();
             if (!published.contains("run")) published["run"] = meta("run");
         } catch (const std::exception& e) {
             return fw::Reply::error(fw::Status{fw::StatusCode::kFailedPrecondition,
