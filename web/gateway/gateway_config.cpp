@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "digitpipe/config.hpp"
+#include "security.hpp"
 
 namespace digitpipe::gateway {
 
@@ -87,6 +88,7 @@ GatewayConfig load_gateway_config(const fw::DeploymentConfig& deployment) {
     config.broker_endpoint = deployment.broker.endpoint;
     config.events_out = deployment.broker.events_out;
     config.max_message_bytes = deployment.broker.max_message_bytes;
+    config.security = deployment.security;
     const auto folder = std::filesystem::absolute(deployment.file).parent_path();
     config.dashboard = (folder / "../web/dashboard/dist").lexically_normal();
     if (!deployment.gateway) return config;
@@ -126,6 +128,29 @@ GatewayConfig load_gateway_config(const fw::DeploymentConfig& deployment) {
     if (const auto services = node.find("services")) {
         config.infer_service = service_name(*services, "infer", config.infer_service);
         config.train_service = service_name(*services, "train", config.train_service);
+    }
+    if (node.has("token_file")) {
+        const auto file = node.get<std::string>("token_file");
+        if (node.check(!file.empty(), "token_file", "must be a file path, got ''")) {
+            config.token_file = std::filesystem::path(file).is_absolute()
+                                    ? std::filesystem::path(file)
+                                    : (folder / file).lexically_normal();
+            auto token = read_token_file(config.token_file);
+            if (token) {
+                config.token = std::move(*token);
+            } else {
+                node.report("token_file", token.status().message());
+            }
+        }
+    }
+    if (node.has("cors_origins")) {
+        config.cors_origins = node.get<std::vector<std::string>>("cors_origins");
+        for (std::size_t i = 0; i < config.cors_origins.size(); ++i) {
+            const auto checked = check_cors_origin(config.cors_origins[i]);
+            if (!checked.is_ok()) {
+                node.report("cors_origins", "[" + std::to_string(i) + "] " + checked.message());
+            }
+        }
     }
     node.finish();  // throws every problem, unknown keys included
     return config;

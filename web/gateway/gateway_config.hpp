@@ -16,6 +16,9 @@
 //                                     # runs on while a reply is deferred, then sends 408)
 //     max_pending: 1024               # requests parked in the gateway; beyond: 429
 //     services: {infer: digitpipe.infer, train: digitpipe.train}
+//     token_file: gateway.token         # one bearer token (>= 32 characters), resolved against
+//                                     # the config file's folder; required beyond loopback
+//     cors_origins: [https://digits.example.com]  # exact origins; default none (no CORS)
 #pragma once
 
 #include <chrono>
@@ -24,6 +27,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "digitpipe/deployment.hpp"
 #include "digitpipe/status.hpp"
@@ -49,10 +53,16 @@ struct GatewayConfig {
     std::size_t max_pending = 1024;
     std::string infer_service = "digitpipe.infer";
     std::string train_service = "digitpipe.train";
+    // Security (security.hpp). `token` is the content of `token_file` (empty: none configured,
+    // the state-changing routes are open; allowed on loopback only).
+    std::filesystem::path token_file;
+    std::string token;
+    std::vector<std::string> cors_origins;  // exact origins; empty: no CORS headers at all
     // From the deployment's broker block (or flags).
     std::string broker_endpoint;
     std::string events_out;  // empty: no event proxy (GET /api/events then only times out)
     std::size_t max_message_bytes = std::size_t{16} << 20;
+    framework::SecurityConfig security;  // CURVE towards the broker (deployment `security`)
     bool verbose = false;
 };
 

@@ -19,6 +19,15 @@ constexpr const char* kStateKey = "digitpipe.connection";
 // Longest request line plus headers accepted. Pistache 0.0.5 re-parses a request's headers
 // from their start on every read until they are complete: time quadratic in their length.
 constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
+// Most header fields (distinct names) accepted in one request. Browsers send about 20;
+// every field costs a parsed object per request, so thousands of tiny ones within 64 KiB are
+// refused rather than parsed into memory. Pistache keeps one value per name, so repeated
+// names count once (their bytes are still bounded by kMaxHeaderBytes).
+constexpr std::size_t kMaxHeaderFields = 100;
+
+std::size_t header_fields(const Http::Request& request) {
+    return request.headers().list().size() + request.headers().rawList().size();
+}
 
 // What the handler remembers per connection, kept in the peer's data.
 struct ConnectionState {
@@ -111,6 +120,17 @@ void HttpHandler::onInput(const char* buffer, size_t length,
             return;
         }
         const auto state = parser->parse();
+        const bool headers_done = state == Http::Private::State::Done ||
+                                  parser->step()->id() == Http::Private::BodyStep::Id;
+        if (headers_done && header_fields(request) > kMaxHeaderFields) {
+            const auto version = request.version();
+            const auto fields = header_fields(request);
+            parser->reset();
+            refuse(peer, version, 431, "invalid_argument",
+                   "the request has " + std::to_string(fields) + " header fields; at most " +
+                       std::to_string(kMaxHeaderFields) + " are accepted");
+            return;
+        }
         if (state == Http::Private::State::Done) {
             Http::ResponseWriter response(request.version(), transport(), this, peer);
             request.copyAddress(peer->address());

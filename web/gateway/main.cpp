@@ -11,6 +11,7 @@
 #include "digitpipe/host.hpp"
 #include "digitpipe/log.hpp"
 #include "program.hpp"
+#include "security.hpp"
 #include "server.hpp"
 
 namespace fw = digitpipe::framework;
@@ -61,7 +62,7 @@ int main(int argc, char** argv) {
     }
     const auto common = programs::common_flags(values);
     return programs::run_guarded("digitpipe-gateway", [&] {
-        const auto deployment = fw::load_deployment(common.config, common.overrides);
+        const auto deployment = programs::load_deployment(common);
         auto config = gw::load_gateway_config(deployment);
         apply_flags(values, config);
         config.verbose = common.verbose;
@@ -69,6 +70,11 @@ int main(int argc, char** argv) {
             throw fw::ConfigError(
                 {fw::ConfigProblem{deployment.file.string(), 0, 0, "broker.endpoint",
                                    "the gateway needs a broker endpoint"}});
+        }
+        // After the flags: --listen may move a loopback config onto the network.
+        if (const auto secure = gw::check_listen_security(config); !secure.is_ok()) {
+            throw fw::ConfigError({fw::ConfigProblem{deployment.file.string(), 0, 0,
+                                                     "gateway.token_file", secure.message()}});
         }
         const fw::Logger log("gateway");
         if (common.verbose) {
@@ -81,6 +87,8 @@ int main(int argc, char** argv) {
                       {"max_body_bytes", std::to_string(config.max_body_bytes)},
                       {"request_timeout_ms", std::to_string(config.request_timeout.count())},
                       {"max_pending", std::to_string(config.max_pending)},
+                      {"token", config.token.empty() ? "none" : config.token_file.string()},
+                      {"cors_origins", std::to_string(config.cors_origins.size())},
                       {"services", config.infer_service + "," + config.train_service}});
         }
         zmq::context_t context(1);

@@ -26,6 +26,7 @@ Responder::Responder(Pistache::Http::ResponseWriter writer, std::string route,
 Responder::Responder(Responder&& other) noexcept
     : writer_(std::move(other.writer_)),
       route_(std::move(other.route_)),
+      extra_headers_(std::move(other.extra_headers_)),
       metrics_(other.metrics_),
       started_(other.started_) {
     other.writer_.reset();  // std::optional's move leaves the source engaged
@@ -40,6 +41,7 @@ Responder& Responder::operator=(Responder&& other) noexcept {
         writer_ = std::move(other.writer_);
         other.writer_.reset();
         route_ = std::move(other.route_);
+        extra_headers_ = std::move(other.extra_headers_);
         metrics_ = other.metrics_;
         started_ = other.started_;
     }
@@ -57,12 +59,19 @@ double Responder::elapsed_ms() const noexcept {
     return std::chrono::duration<double, std::milli>(SteadyClock::now() - started_).count();
 }
 
+void Responder::add_header(std::string name, std::string value) {
+    extra_headers_.emplace_back(std::move(name), std::move(value));
+}
+
 void Responder::send(const HttpAnswer& answer) noexcept {
     if (!writer_) return;
     auto writer = std::move(*writer_);
     writer_.reset();
     try {
         auto& headers = writer.headers();
+        for (const auto& [name, value] : extra_headers_) {
+            headers.add(std::make_shared<TextHeader>(name, value));
+        }
         for (const auto& [name, value] : answer.headers) {
             headers.add(std::make_shared<TextHeader>(name, value));
         }

@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <pistache/http.h>
 
@@ -55,6 +57,10 @@ class Responder {
     // later ones are ignored. Never throws: a peer that has gone is logged at debug level.
     void send(const HttpAnswer& answer) noexcept;
 
+    // Adds a header to whatever answer is sent later (CORS headers decided when the request
+    // came in, before the request moves to the bridge). Name and value hold no CR or LF.
+    void add_header(std::string name, std::string value);
+
     bool answered() const noexcept { return !writer_.has_value(); }
     SteadyClock::time_point started() const noexcept { return started_; }
     const std::string& route() const noexcept { return route_; }
@@ -64,6 +70,7 @@ class Responder {
  private:
     std::optional<Pistache::Http::ResponseWriter> writer_;
     std::string route_;
+    std::vector<std::pair<std::string, std::string>> extra_headers_;
     GatewayMetrics* metrics_;
     SteadyClock::time_point started_;
 };

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "predict_input.hpp"
+#include "security.hpp"
 #include "url.hpp"
 
 namespace digitpipe::gateway {
@@ -166,6 +167,21 @@ fw::Result<json> parse_train_body(std::string_view body) {
     return json{{"experiment_name", *experiment}, {"overrides", std::move(overrides)}};
 }
 
+// A request header's value: the raw text for names Pistache does not know (Origin), the typed
+// form's text for Authorization (Pistache parses that one). nullopt when absent.
+std::optional<std::string> origin_of(const Http::Request& request) {
+    if (const auto raw = request.headers().tryGetRaw("Origin")) return raw->value();
+    return std::nullopt;
+}
+
+std::optional<std::string> authorization_of(const Http::Request& request) {
+    if (const auto typed = request.headers().tryGet<Http::Header::Authorization>()) {
+        return typed->value();
+    }
+    if (const auto raw = request.headers().tryGetRaw("Authorization")) return raw->value();
+    return std::nullopt;
+}
+
 std::string content_type_of(const Http::Request& request) {
     // Pistache keeps the raw header for names it does not know; Content-Type it knows, and its
     // typed form prints the media type with its parameters (the multipart boundary).
@@ -181,6 +197,57 @@ std::string content_type_of(const Http::Request& request) {
 Api::Api(const GatewayConfig& config, Bridge& bridge, GatewayMetrics& metrics,
          const StaticFiles& static_files)
     : config_(config), bridge_(bridge), metrics_(metrics), static_files_(static_files) {}
+
+void Api::add_cors_headers(const Http::Request& request, Responder& responder) const {
+    if (config_.cors_origins.empty()) return;
+    if (const auto origin = allowed_origin(origin_of(request), config_.cors_origins)) {
+        responder.add_header("Access-Control-Allow-Origin", *origin);
+        responder.add_header("Vary", "Origin");
+    }
+}
+
+void Api::preflight(const Http::Request& request, const std::string& allow,
+                    Responder& responder) const {
+    const auto origin = origin_of(request);
+    const auto allowed = allowed_origin(origin, config_.cors_origins);
+    if (!allowed) {
+        auto answer = error_answer(
+            403, "permission_denied",
+            "cross-origin requests from '" + echo_path(origin.value_or("")) +
+                "' are not allowed (gateway.cors_origins lists the origins that are)");
+        responder.send(answer);
+        return;
+    }
+    HttpAnswer answer;
+    answer.code = 204;
+    answer.content_type.clear();
+    answer.headers = {{"Access-Control-Allow-Origin", *allowed},
+                      {"Vary", "Origin"},
+                      {"Access-Control-Allow-Methods", allow + ", OPTIONS"},
+                      {"Access-Control-Allow-Headers", std::string(kCorsAllowHeaders)},
+                      {"Access-Control-Max-Age", std::to_string(kCorsMaxAgeSeconds)}};
+    responder.send(answer);
+}
+
+bool Api::authorize(const Http::Request& request, Responder& responder) const {
+    switch (check_bearer(authorization_of(request), config_.token)) {
+        case BearerCheck::kAllowed:
+            return true;
+        case BearerCheck::kMissing: {
+            auto answer = error_answer(401, "unauthenticated",
+                                       "this route changes state and needs 'Authorization: "
+                                       "Bearer <token>' (the token of gateway.token_file)");
+            answer.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"digitpipe\"");
+            responder.send(answer);
+            return false;
+        }
+        case BearerCheck::kWrong:
+            responder.send(error_answer(403, "permission_denied",
+                                        "the bearer token is not the gateway's token"));
+            return false;
+    }
+    return false;
+}
 
 void Api::call_stage(Responder& responder, const std::string& service, const std::string& verb,
                      json header, ReplyMapper map_reply) {
@@ -404,6 +471,7 @@ void setup_routes(Rest::Router& router, Api& api) {
         const char* path;   // Pistache syntax (":id")
         const char* label;  // metrics label
         Member handler;
+        bool changes_state = false;  // needs the bearer token (security.hpp)
     };
     const std::array<Route, 14> routes{{
         {Http::Method::Post, "/api/predict", "/api/predict", &Api::predict},
@@ -411,11 +479,12 @@ void setup_routes(Rest::Router& router, Api& api) {
          &Api::sample_predictions},
         {Http::Method::Get, "/api/model_info", "/api/model_info", &Api::model_info},
         {Http::Method::Get, "/api/experiments", "/api/experiments", &Api::experiments},
-        {Http::Method::Post, "/api/train", "/api/train", &Api::train},
+        {Http::Method::Post, "/api/train", "/api/train", &Api::train, true},
         {Http::Method::Get, "/api/jobs", "/api/jobs", &Api::jobs},
         {Http::Method::Get, "/api/jobs/:id", "/api/jobs/{id}", &Api::job},
-        {Http::Method::Post, "/api/jobs/:id/cancel", "/api/jobs/{id}/cancel", &Api::cancel_job},
-        {Http::Method::Post, "/api/serve", "/api/serve", &Api::serve},
+        {Http::Method::Post, "/api/jobs/:id/cancel", "/api/jobs/{id}/cancel", &Api::cancel_job,
+         true},
+        {Http::Method::Post, "/api/serve", "/api/serve", &Api::serve, true},
         {Http::Method::Get, "/api/events", "/api/events", &Api::events},
         {Http::Method::Get, "/api/workers", "/api/workers", &Api::workers},
         {Http::Method::Get, "/healthz", "/healthz", &Api::healthz},
@@ -424,11 +493,15 @@ void setup_routes(Rest::Router& router, Api& api) {
     }};
     // Every handler runs inside this guard: the request's Responder is made first, so an
     // exception still gets a JSON 500 (unless the Responder already moved to the bridge).
-    const auto guarded = [&api](std::string label, Member member) {
-        return [&api, label = std::move(label), member](const Rest::Request& request,
-                                                        Http::ResponseWriter writer) {
+    const auto guarded = [&api](std::string label, Member member, bool changes_state) {
+        return [&api, label = std::move(label), member, changes_state](
+                   const Rest::Request& request, Http::ResponseWriter writer) {
             Responder responder(std::move(writer), label, api.gateway_metrics());
             try {
+                api.add_cors_headers(request, responder);
+                if (changes_state && !api.authorize(request, responder)) {
+                    return Rest::Route::Result::Ok;
+                }
                 (api.*member)(request, responder);
             } catch (const std::exception& e) {
                 responder.send(
@@ -442,7 +515,8 @@ void setup_routes(Rest::Router& router, Api& api) {
     };
     std::map<std::string, std::set<Http::Method>> methods_by_path;
     for (const auto& route : routes) {
-        router.addRoute(route.method, route.path, guarded(route.label, route.handler));
+        router.addRoute(route.method, route.path,
+                        guarded(route.label, route.handler, route.changes_state));
         methods_by_path[route.path].insert(route.method);
     }
     // Known path, other method: JSON 405 with Allow (Pistache's own 405 is text).
@@ -459,8 +533,18 @@ void setup_routes(Rest::Router& router, Api& api) {
             router.addRoute(method, path,
                             [&api, allow, path = path](const Rest::Request& request,
                                                        Http::ResponseWriter writer) {
+                                // A CORS preflight carries Origin; a bare OPTIONS is just a
+                                // method this path does not serve.
+                                if (request.method() == Http::Method::Options &&
+                                    origin_of(request)) {
+                                    Responder responder(std::move(writer), "preflight",
+                                                        api.gateway_metrics());
+                                    api.preflight(request, allow, responder);
+                                    return Rest::Route::Result::Ok;
+                                }
                                 Responder responder(std::move(writer), "method_not_allowed",
                                                     api.gateway_metrics());
+                                api.add_cors_headers(request, responder);
                                 auto answer = error_answer(
                                     405, "method_not_allowed",
                                     std::string(Http::methodString(request.method())) + " " +
@@ -473,6 +557,7 @@ void setup_routes(Rest::Router& router, Api& api) {
     }
     router.addNotFoundHandler([&api](const Rest::Request& request, Http::ResponseWriter writer) {
         Responder responder(std::move(writer), "not_found", api.gateway_metrics());
+        api.add_cors_headers(request, responder);
         api.not_found(request, responder);
         return Rest::Route::Result::Ok;
     });

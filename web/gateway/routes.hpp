@@ -10,7 +10,10 @@
 //   GET  /api/jobs                digitpipe.train  train.runs
 //   GET  /api/jobs/{id}           digitpipe.train  train.run       {run}
 //   POST /api/jobs/{id}/cancel    digitpipe.train  train.cancel    {run}
+//   POST /api/serve               digitpipe.train  train.publish   {run} | {model}
 //   GET  /api/events, /api/workers, /readyz, /metrics: answered by the bridge; /healthz here.
+// The three POSTs that change state (train, cancel, serve) need the bearer token when
+// gateway.token_file is set; OPTIONS on API paths answers CORS preflights (security.hpp).
 #pragma once
 
 #include <pistache/http.h>
@@ -52,6 +55,18 @@ class Api {
     void not_found(const Pistache::Rest::Request& request, Responder& responder);
 
     GatewayMetrics& gateway_metrics() noexcept { return metrics_; }
+    const GatewayConfig& config() const noexcept { return config_; }
+
+    // CORS (gateway.cors_origins): for a listed Origin, adds Access-Control-Allow-Origin and
+    // Vary: Origin to whatever `responder` answers; nothing for any other request.
+    void add_cors_headers(const Pistache::Http::Request& request, Responder& responder) const;
+    // A preflight (OPTIONS with Origin) on an API path whose methods are `allow`: 204 with the
+    // allowed methods and headers and a max age for a listed origin, 403 JSON otherwise.
+    void preflight(const Pistache::Http::Request& request, const std::string& allow,
+                   Responder& responder) const;
+    // Bearer token of the state-changing routes (security.hpp): true when the request may
+    // go on; otherwise answers 401 (no token; WWW-Authenticate: Bearer) or 403 (wrong token).
+    bool authorize(const Pistache::Http::Request& request, Responder& responder) const;
 
  private:
     void call_stage(Responder& responder, const std::string& service, const std::string& verb,

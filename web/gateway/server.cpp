@@ -8,6 +8,7 @@
 #include "digitpipe/log.hpp"
 #include "http_handler.hpp"
 #include "routes.hpp"
+#include "security.hpp"
 #include "static_files.hpp"
 
 namespace digitpipe::gateway {
@@ -56,6 +57,10 @@ GatewayServer::~GatewayServer() {
 std::uint16_t GatewayServer::start() {
     auto& s = *impl_;
     if (s.serving) return s.port;
+    // main() reports this as a configuration error first; kept here for in-process users.
+    if (const auto secure = check_listen_security(s.config); !secure.is_ok()) {
+        throw std::runtime_error(secure.message());
+    }
     s.bridge.start();
     s.router = std::make_shared<Pistache::Rest::Router>();
     setup_routes(*s.router, s.api);

@@ -25,7 +25,8 @@ class GatewayServer {
 
     // Connects the bridge, binds the listen address (ReuseAddr) and serves on Pistache's own
     // threads. Returns the bound port (the real one when the config asked for 0).
-    // throws: std::runtime_error (address in use, bad host), zmq::error_t (bad endpoint).
+    // throws: std::runtime_error (address in use, bad host, or a listen host beyond loopback
+    // with no token: check_listen_security), zmq::error_t (bad endpoint).
     std::uint16_t start();
     // Answers everything parked in the bridge (503), then shuts Pistache down. Idempotent.
     void stop() noexcept;

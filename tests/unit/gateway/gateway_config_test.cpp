@@ -104,6 +104,45 @@ TEST_F(GatewayConfigTest, ReportsEveryProblemWithPositionAndKeyPath) {
     for (const auto& p : found) EXPECT_EQ(p.rfind(file + ":", 0), 0u) << p;
 }
 
+TEST_F(GatewayConfigTest, ReadsTheTokenFileAndCorsOrigins) {
+    const std::string token(40, 'k');
+    std::filesystem::create_directories(dir.path() / "configs/secrets");
+    dir.write("configs/secrets/gateway.token", "  " + token + "\n");
+    const auto config = load(
+        "gateway:\n"
+        "  listen: 0.0.0.0:0\n"
+        "  token_file: secrets/gateway.token\n"
+        "  cors_origins: [https://digits.example.com, http://localhost:5173]\n");
+    EXPECT_EQ(config.token_file, dir.path() / "configs/secrets/gateway.token");
+    EXPECT_EQ(config.token, token);
+    EXPECT_EQ(config.cors_origins,
+              (std::vector<std::string>{"https://digits.example.com", "http://localhost:5173"}));
+    const auto defaults = load("");
+    EXPECT_TRUE(defaults.token.empty());
+    EXPECT_TRUE(defaults.cors_origins.empty());
+}
+
+TEST_F(GatewayConfigTest, ReportsBadTokenFilesAndOrigins) {
+    std::filesystem::create_directories(dir.path() / "configs");
+    dir.write("configs/short.token", "tooshort\n");
+    const auto file = (dir.path() / "configs/deploy.yaml").string();
+    const auto has = [](const std::vector<std::string>& found, const std::string& text) {
+        for (const auto& p : found) {
+            if (p.find(text) != std::string::npos) return true;
+        }
+        return false;
+    };
+    auto found = problems("gateway:\n  token_file: short.token\n  cors_origins: ['*', x]\n");
+    EXPECT_TRUE(has(found, file + ":6:15: gateway.token_file: token file ")) << found.size();
+    EXPECT_TRUE(has(found, "at least 32"));
+    EXPECT_TRUE(has(found, "gateway.cors_origins: [0] '*': a wildcard"));
+    EXPECT_TRUE(has(found, "gateway.cors_origins: [1] 'x': the scheme must be"));
+    found = problems("gateway:\n  token_file: missing.token\n");
+    EXPECT_TRUE(has(found, "gateway.token_file: cannot read token file "));
+    found = problems("gateway:\n  cors_origins: https://one.example.com\n");
+    EXPECT_TRUE(has(found, "gateway.cors_origins")) << "a string, not a list";
+}
+
 TEST(ListenAddressTest, ParsesHostPortForms) {
     EXPECT_EQ(parse_listen_address("127.0.0.1:8080")->port, 8080);
     EXPECT_EQ(parse_listen_address("localhost:0")->host, "localhost");
