@@ -15,9 +15,10 @@
 //                     metrics, evaluation (per class, confusion), curves, created
 //   infer.reload      header {model: path (optional)}: loads the model again (or another one)
 //                     and swaps it in; a model that fails to load leaves the old one serving
-// Events: follows model.published {path, dataset} (models of the serving model's dataset);
-//   publishes model.loaded {sha256, model, run, path} after a swap and model.load_failed
-//   {path, error} when a model could not be loaded.
+// Events: follows model.published {path, dataset, sha256} (models of the serving model's
+//   dataset; a file whose sha256 differs from the event's is refused); publishes model.loaded
+//   {sha256, model, run, path} after a swap and model.load_failed {path, error} when a model
+//   could not be loaded.
 // Params:
 //   model: digitpipe-mnist.safetensors   # relative to paths.models
 //   follow_published: true               # swap in models that training publishes
@@ -227,6 +228,15 @@ class InferStage final : public fw::Stage {
         try {
             if (path.empty()) throw std::invalid_argument("model.published carries no path");
             auto model = std::make_shared<const Model>(load_model(path));
+            // The event records the digest of the file its publisher checked; a file swapped
+            // or damaged since then must not serve, even when it still parses as a model.
+            const auto expected = event.value("sha256", std::string());
+            const auto actual = model->info["sha256"].get<std::string>();
+            if (!expected.empty() && expected != actual) {
+                throw std::invalid_argument(path + ": sha256 mismatch: model.published records " +
+                                            expected + ", the file hashes to " + actual +
+                                            " (file changed or damaged after publishing)");
+            }
             // Make the batch-1 primitives now, so the first request after the swap is not slow.
             std::vector<float> blank(static_cast<std::size_t>(kMnistPixels), 0.0F);
             model->network->predict(blank);
