@@ -19,7 +19,7 @@ packages=(
   nodejs npm
 )
 if [[ ${1:-} == --tests ]]; then
-  packages+=(chromium)
+  packages+=(chromium yamllint)
 fi
 
 missing=()
