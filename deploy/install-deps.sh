@@ -19,7 +19,7 @@ packages=(
   nodejs npm
 )
 if [[ ${1:-} == --tests ]]; then
-  packages+=(chromium yamllint)
+  packages+=(chromium clang libclang-rt-14-dev yamllint)
 fi
 
 missing=()

@@ -328,15 +328,34 @@ std::string join_index(std::string_view parent, std::size_t index) {
     return std::string(parent) + "[" + std::to_string(index) + "]";
 }
 
-void report_duplicate_keys(ConfigDocument& doc, const YAML::Node& node, const std::string& path) {
+namespace {
+
+// Walks the document as report_duplicate_keys documents it, counting the map entries and
+// sequence elements it visits in `budget`.
+void report_duplicate_keys_within(ConfigDocument& doc, const YAML::Node& node,
+                                  const std::string& path, std::size_t& budget) {
+    // An alias (*name) shares its anchor's node, so every walk of the tree (this one, finish(),
+    // a stage reading its params) visits an anchored block once per alias that reaches it: a
+    // few hundred bytes of aliases of aliases expand to billions of nodes and would hang the
+    // loader (found by tests/fuzz fuzz_config). Refuse such documents here, before anyone walks.
+    auto spend = [&](const YAML::Mark& mark) {
+        if (budget == 0) {
+            throw ConfigError({doc.make_problem(
+                path, path, mark,
+                "the document expands to more than " + std::to_string(kMaxExpandedNodes) +
+                    " map entries and list elements once its aliases (*name) are expanded")});
+        }
+        --budget;
+    };
     if (node.IsMap()) {
         std::map<std::string, YAML::Mark, std::less<>> seen;
         for (auto it = node.begin(); it != node.end(); ++it) {
+            spend(it->first.Mark());
             std::string name = key_text(it->first);
             std::string key_path = join_key(path, name);
             auto [first, inserted] = seen.emplace(name, it->first.Mark());
             if (inserted) {
-                report_duplicate_keys(doc, it->second, key_path);
+                report_duplicate_keys_within(doc, it->second, key_path, budget);
                 continue;
             }
             std::string message = "duplicate key '" + name + "'";
@@ -347,9 +366,17 @@ void report_duplicate_keys(ConfigDocument& doc, const YAML::Node& node, const st
         }
     } else if (node.IsSequence()) {
         for (std::size_t i = 0; i < node.size(); ++i) {
-            report_duplicate_keys(doc, node[i], join_index(path, i));
+            spend(node[i].Mark());
+            report_duplicate_keys_within(doc, node[i], join_index(path, i), budget);
         }
     }
+}
+
+}  // namespace
+
+void report_duplicate_keys(ConfigDocument& doc, const YAML::Node& node, const std::string& path) {
+    std::size_t budget = kMaxExpandedNodes;
+    report_duplicate_keys_within(doc, node, path, budget);
 }
 
 }  // namespace detail

@@ -68,7 +68,14 @@ std::optional<std::string> decode_scalar(const YAML::Node& node, std::string& ou
 // throws: ConfigError listing every override that is malformed or cannot be applied.
 void apply_overrides(ConfigDocument& doc, const std::vector<std::string>& overrides);
 
+// The most map entries and list elements a document may hold with its aliases expanded. Real
+// configurations hold hundreds; aliases of aliases can make a few hundred bytes expand to
+// billions, which any walk of the tree would take hours over.
+inline constexpr std::size_t kMaxExpandedNodes = 100000;
+
 // Records a problem for every repeated key in every map under `node` (yaml-cpp keeps both).
+// throws: ConfigError when the tree under `node` holds more than kMaxExpandedNodes map entries
+//         and list elements once aliases are expanded (one walk of it would not end).
 void report_duplicate_keys(ConfigDocument& doc, const YAML::Node& node, const std::string& path);
 
 }  // namespace digitpipe::framework::detail

@@ -501,6 +501,37 @@ TEST(ConfigNodeTest, DuplicateKeysAreProblems) {
     EXPECT_EQ(problems[1].to_string(), file.string() + ":5:1: duplicate key 'a' (first at line 1)");
 }
 
+// Found by tests/fuzz (fuzz_config): aliases of aliases expand exponentially, and every walk
+// of the tree (the duplicate-key check at load, finish()) visited each expansion: this
+// 300-byte document held two million list elements and hung the loader.
+TEST(ConfigNodeTest, AliasBombIsRefusedInsteadOfExpanded) {
+    std::string text = "l0: &l0 [1, 1, 1, 1, 1, 1, 1, 1]\n";
+    for (int level = 1; level < 7; ++level) {
+        const std::string previous = "*l" + std::to_string(level - 1);
+        text += "l" + std::to_string(level) + ": &l" + std::to_string(level) + " [";
+        for (int i = 0; i < 8; ++i) text += (i > 0 ? ", " : "") + previous;
+        text += "]\n";
+    }
+    const ConfigError error = config_error_of([&] { ConfigNode::parse(text, "bomb.yaml"); });
+    ASSERT_EQ(error.problems().size(), 1u);
+    EXPECT_EQ(error.problems()[0].file, "bomb.yaml");
+    EXPECT_GT(error.problems()[0].line, 0);
+    EXPECT_THAT(error.problems()[0].message,
+                HasSubstr("expands to more than 100000 map entries and list elements"));
+    EXPECT_THAT(error.problems()[0].message, HasSubstr("aliases"));
+}
+
+TEST(ConfigNodeTest, AnchorsAndAliasesWithinTheLimitLoad) {
+    ConfigNode root = ConfigNode::parse("base: &b {size: 3}\n"
+                                        "a: *b\n"
+                                        "b: [*b, *b]\n",
+                                        "aliases.yaml");
+    EXPECT_EQ(root.child("a").get<int>("size"), 3);
+    root.mark_read("base");
+    root.mark_read("b");
+    EXPECT_THAT(finish_problems(root), IsEmpty());
+}
+
 TEST(ConfigNodeTest, EmptyDocumentIsAnEmptyMap) {
     ConfigNode root = ConfigNode::parse("", "empty.yaml");
     EXPECT_TRUE(root.is_map());
