@@ -57,6 +57,8 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Milliseconds before the request is abandoned with ApiError code `timeout`. */
   timeoutMs?: number;
+  /** Extra request headers (Authorization for the routes that change state). */
+  headers?: Record<string, string>;
 }
 
 export function buildUrl(path: string, query?: RequestOptions['query']): string {
@@ -121,6 +123,7 @@ async function errorFromResponse(response: Response): Promise<ApiError> {
  */
 export async function apiRequest<T>(path: string, options: RequestOptions = {}): Promise<T> {
   const { method = 'GET', query, json, body, signal, timeoutMs = DEFAULT_TIMEOUT_MS } = options;
+  const extraHeaders = options.headers ?? {};
   const controller = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -133,7 +136,7 @@ export async function apiRequest<T>(path: string, options: RequestOptions = {}):
     else signal.addEventListener('abort', onCallerAbort, { once: true });
   }
 
-  const headers: Record<string, string> = { Accept: 'application/json' };
+  const headers: Record<string, string> = { Accept: 'application/json', ...extraHeaders };
   let requestBody: BodyInit | undefined;
   if (json !== undefined) {
     headers['Content-Type'] = 'application/json';

@@ -1,4 +1,5 @@
 import { api } from '@/lib/api-client';
+import { withToken } from '@/lib/auth-token';
 import type { ExperimentsResponse, Job, JobReply, JobsResponse, SettingValue, TrainRequest } from '@/types/api';
 
 /** GET /api/experiments */
@@ -14,7 +15,8 @@ export function startTraining(
 ): Promise<JobReply> {
   const body: TrainRequest = { experiment };
   if (Object.keys(overrides).length > 0) body.overrides = overrides;
-  return api.post<JobReply>('/api/train', { json: body, signal });
+  // A gateway serving the network asks for its token (auth-token.ts).
+  return withToken((headers) => api.post<JobReply>('/api/train', { json: body, signal, headers }));
 }
 
 /** GET /api/jobs, newest first. */
@@ -29,5 +31,7 @@ export function getJob(id: string, signal?: AbortSignal): Promise<Job> {
 
 /** POST /api/jobs/{id}/cancel; `train.cancelled` follows as an event. */
 export function cancelJob(id: string, signal?: AbortSignal): Promise<JobReply> {
-  return api.post<JobReply>(`/api/jobs/${encodeURIComponent(id)}/cancel`, { signal });
+  return withToken((headers) =>
+    api.post<JobReply>(`/api/jobs/${encodeURIComponent(id)}/cancel`, { signal, headers }),
+  );
 }
