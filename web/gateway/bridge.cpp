@@ -223,8 +223,12 @@ struct Bridge::Impl {
     // ---- the thread ------------------------------------------------------------------------
     void run(std::promise<void>& started) {
         try {
-            client.emplace(context, config.broker_endpoint, config.max_message_bytes);
-            if (!config.events_out.empty()) subscriber.emplace(context, config.events_out);
+            client.emplace(context, config.broker_endpoint, config.max_message_bytes,
+                           config.security);
+            if (!config.events_out.empty()) {
+                subscriber.emplace(context, config.events_out, std::vector<std::string>{""},
+                                   config.security);
+            }
         } catch (...) {
             started.set_exception(std::current_exception());
             return;

@@ -62,7 +62,7 @@ struct GatewayConfig {
     std::string broker_endpoint;
     std::string events_out;  // empty: no event proxy (GET /api/events then only times out)
     std::size_t max_message_bytes = std::size_t{16} << 20;
-    framework::SecurityConfig security;  // CURVE towards the broker (deployment `security`)
+    framework::SecurityConfig security{};  // CURVE towards the broker (deployment `security`)
     bool verbose = false;
 };
 

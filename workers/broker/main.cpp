@@ -24,9 +24,9 @@ int main(int argc, char** argv) {
     }
     const auto common = programs::common_flags(values);
     return programs::run_guarded("digitpipe-broker", [&] {
-        const auto deployment = fw::load_deployment(common.config, common.overrides);
+        const auto deployment = programs::load_deployment(common);
         zmq::context_t context(1);
-        fw::Broker broker(context, fw::make_broker_options(deployment.broker, common.verbose));
+        fw::Broker broker(context, fw::make_broker_options(deployment.broker, common.verbose, deployment.security));
         std::printf("endpoint=%s events_in=%s events_out=%s\n", broker.endpoint().c_str(),
                     broker.events_in().c_str(), broker.events_out().c_str());
         std::fflush(stdout);

@@ -22,7 +22,9 @@ void add_common_flags(po::options_description& flags, const std::string& default
                                                     "deployment YAML (configs/*.yaml)")(
         "set", po::value<std::vector<std::string>>()->composing(),
         "override a config value, e.g. --set broker.endpoint=tcp://127.0.0.1:*")(
-        "verbose,v", po::bool_switch(), "log every frame and the effective configuration");
+        "verbose,v", po::bool_switch(), "log every frame and the effective configuration")(
+        "insecure", po::bool_switch(),
+        "allow plaintext tcp:// links that leave this host (no `security` keys)");
 }
 
 std::optional<int> parse_flags(int argc, const char* const* argv,
@@ -48,7 +50,28 @@ CommonFlags common_flags(const po::variables_map& values) {
     return {values["config"].as<std::string>(),
             values.count("set") ? values["set"].as<std::vector<std::string>>()
                                 : std::vector<std::string>{},
-            values["verbose"].as<bool>()};
+            values["verbose"].as<bool>(), values["insecure"].as<bool>()};
+}
+
+framework::DeploymentConfig load_deployment(const CommonFlags& common,
+                                            const std::vector<std::string>& overrides) {
+    auto deployment = framework::load_deployment(common.config, overrides);
+    if (deployment.security.enabled() || common.insecure) return deployment;
+    std::vector<framework::ConfigProblem> problems;
+    for (const auto& exposed : framework::endpoints_leaving_host(deployment)) {
+        problems.push_back(framework::ConfigProblem{
+            deployment.file.string(), 0, 0, exposed.key_path,
+            "'" + exposed.endpoint +
+                "' is not a loopback address, so traffic may leave this host in plaintext: add "
+                "a `security` block with CURVE keys (make them with `digitpipe keys NAME`), or "
+                "pass --insecure on a network you trust"});
+    }
+    if (!problems.empty()) throw framework::ConfigError(std::move(problems));
+    return deployment;
+}
+
+framework::DeploymentConfig load_deployment(const CommonFlags& common) {
+    return load_deployment(common, common.overrides);
 }
 
 int run_guarded(std::string_view program, const std::function<int()>& body) {

@@ -19,6 +19,7 @@ fw::ClientOptions client_options(const fw::DeploymentConfig& deployment, int tim
     options.attempt_timeout = std::chrono::milliseconds(timeout_ms);
     options.attempts = 1;  // a person is waiting: say "no answer" rather than retry silently
     options.max_message_bytes = deployment.broker.max_message_bytes;
+    options.security = deployment.security;
     return options;
 }
 
@@ -26,7 +27,7 @@ fw::ClientOptions client_options(const fw::DeploymentConfig& deployment, int tim
 
 int run_status(const programs::CommonFlags& common, int timeout_ms) {
     return programs::run_guarded("digitpipe status", [&] {
-        const auto deployment = fw::load_deployment(common.config, common.overrides);
+        const auto deployment = programs::load_deployment(common);
         zmq::context_t context(1);
         fw::Client client(context, client_options(deployment, timeout_ms));
         const auto services = client.services();
@@ -57,7 +58,7 @@ int run_request(const programs::CommonFlags& common, const std::string& service,
         return 2;
     }
     return programs::run_guarded("digitpipe request", [&] {
-        const auto deployment = fw::load_deployment(common.config, common.overrides);
+        const auto deployment = programs::load_deployment(common);
         zmq::context_t context(1);
         fw::Client client(context, client_options(deployment, timeout_ms));
         const auto reply_body = client.request(service, fw::encode_request(request));

@@ -9,8 +9,16 @@
 
 namespace digitpipe::cli {
 
-// Starts the deployment (broker, workers) and supervises it until SIGINT/SIGTERM.
-int run_up(const programs::CommonFlags& common, const framework::StopSignal& stop);
+// Starts the deployment (broker, workers, gateway) and supervises it until SIGINT/SIGTERM.
+// `only` (from --only, comma-separated) limits it to some parts, "broker", "gateway" and stage
+// names, so each host of a multi-host deployment runs its share of one deployment file;
+// empty = every part. An unknown part is a usage error (2) naming the known ones.
+int run_up(const programs::CommonFlags& common, const std::string& only,
+           const framework::StopSignal& stop);
+
+// Writes a CURVE key pair DIR/NAME.key (secret, mode 600) and DIR/NAME.pub, or with `token`
+// a random bearer token file for the gateway (gateway.token_file). Refuses to overwrite.
+int run_keys(const std::string& name, const std::string& dir, const std::string& token_file);
 
 // Prints every service the broker knows with its idle/busy workers and queue depth.
 int run_status(const programs::CommonFlags& common, int timeout_ms);

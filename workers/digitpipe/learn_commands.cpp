@@ -180,6 +180,7 @@ fw::ClientOptions options_for(const fw::DeploymentConfig& deployment,
     options.attempt_timeout = attempt_timeout;
     options.attempts = 1;
     options.max_message_bytes = deployment.broker.max_message_bytes;
+    options.security = deployment.security;
     return options;
 }
 
@@ -188,7 +189,7 @@ fw::ClientOptions options_for(const fw::DeploymentConfig& deployment,
 int run_train(const programs::CommonFlags& common, const std::string& experiment_file,
               const std::string& resume, const fw::StopSignal& stop) {
     return programs::run_guarded("digitpipe train", [&] {
-        const auto deployment = fw::load_deployment(common.config);
+        const auto deployment = programs::load_deployment(common, {});
         json start;
         if (!resume.empty()) {
             start["resume"] = resume;
@@ -199,7 +200,7 @@ int run_train(const programs::CommonFlags& common, const std::string& experiment
         }
         Connection connection(deployment, common.verbose, nullptr);
         fw::EventSubscriber events(connection.context(), deployment.broker.events_out,
-                                   {"train.", "model."});
+                                   {"train.", "model."}, deployment.security);
         fw::Client client(connection.context(),
                           options_for(deployment, std::chrono::milliseconds(10000)));
         const std::string service = "digitpipe.train";
@@ -314,7 +315,7 @@ int run_train(const programs::CommonFlags& common, const std::string& experiment
 int run_eval(const programs::CommonFlags& common, const std::string& model,
              const std::string& dataset, bool as_json, const fw::StopSignal& stop) {
     return programs::run_guarded("digitpipe eval", [&] {
-        const auto deployment = fw::load_deployment(common.config, common.overrides);
+        const auto deployment = programs::load_deployment(common);
         json header{{"model", std::filesystem::exists(model)
                                   ? std::filesystem::absolute(model).string()
                                   : model}};

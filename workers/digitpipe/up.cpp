@@ -6,6 +6,9 @@
 
 #include <filesystem>
 #include <iostream>
+#include <set>
+#include <sstream>
+#include <stdexcept>
 #include <thread>
 
 #include "commands.hpp"
@@ -20,6 +23,11 @@ namespace digitpipe::cli {
 namespace fw = framework;
 namespace {
 
+// A bad --only list: exit 2 like any usage error.
+struct UsageError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
 std::filesystem::path program_dir() {
     return std::filesystem::canonical("/proc/self/exe").parent_path();
 }
@@ -32,19 +40,46 @@ std::vector<std::string> shared_flags(const programs::CommonFlags& common) {
         flags.push_back(o);
     }
     if (common.verbose) flags.push_back("--verbose");
+    if (common.insecure) flags.push_back("--insecure");
     return flags;
 }
 
+// The parts --only names, checked against the deployment's.
+std::set<std::string> parts_to_run(const std::string& only, const fw::DeploymentConfig& deployment) {
+    std::set<std::string> known{"broker"};
+    if (deployment.gateway) known.insert("gateway");
+    for (const auto& [name, stage] : deployment.stages) known.insert(name);
+    if (only.empty()) return known;
+    std::set<std::string> chosen;
+    std::stringstream list(only);
+    std::string part;
+    while (std::getline(list, part, ',')) {
+        if (part.empty()) continue;
+        if (known.count(part) == 0) {
+            std::string names;
+            for (const auto& name : known) names += (names.empty() ? "" : ", ") + name;
+            throw UsageError("--only: no part '" + part + "' in " + deployment.file.string() +
+                             " (parts: " + names + ")");
+        }
+        chosen.insert(part);
+    }
+    if (chosen.empty()) throw UsageError("--only: give at least one part");
+    return chosen;
+}
+
 int run_supervised(const programs::CommonFlags& common, const fw::DeploymentConfig& deployment,
-                   const fw::StopSignal& stop) {
+                   const std::set<std::string>& parts, const fw::StopSignal& stop) {
     const auto bin = program_dir();
     const auto flags = shared_flags(common);
     fw::Supervisor supervisor(deployment.supervisor);
 
-    std::vector<std::string> broker{(bin / "digitpipe-broker").string()};
-    broker.insert(broker.end(), flags.begin(), flags.end());
-    supervisor.add({"broker", broker, {}});
+    if (parts.count("broker")) {
+        std::vector<std::string> broker{(bin / "digitpipe-broker").string()};
+        broker.insert(broker.end(), flags.begin(), flags.end());
+        supervisor.add({"broker", broker, {}});
+    }
     for (const auto& [name, stage] : deployment.stages) {
+        if (!parts.count(name)) continue;
         for (int replica = 1; replica <= stage.replicas; ++replica) {
             std::vector<std::string> worker{(bin / "digitpipe-worker").string()};
             worker.insert(worker.end(), flags.begin(), flags.end());
@@ -53,16 +88,18 @@ int run_supervised(const programs::CommonFlags& common, const fw::DeploymentConf
         }
     }
     // The gateway is one more supervised child: it reaches the stages only through the broker.
-    if (deployment.gateway) {
+    if (deployment.gateway && parts.count("gateway")) {
         std::vector<std::string> gateway{(bin / "digitpipe-gateway").string()};
         gateway.insert(gateway.end(), flags.begin(), flags.end());
         supervisor.add({"gateway", gateway, {}});
     }
-    std::cout << "digitpipe up: broker " << deployment.broker.endpoint;
+    std::cout << "digitpipe up: " << (parts.count("broker") ? "broker " : "broker (elsewhere) ")
+              << deployment.broker.endpoint;
     for (const auto& [name, stage] : deployment.stages) {
-        std::cout << ", " << name << " x" << stage.replicas;
+        if (parts.count(name)) std::cout << ", " << name << " x" << stage.replicas;
     }
-    if (deployment.gateway) {
+    if (deployment.security.enabled()) std::cout << ", CURVE on tcp links";
+    if (deployment.gateway && parts.count("gateway")) {
         std::cout << ", gateway on http://"
                   << deployment.gateway->get_or<std::string>("listen", "127.0.0.1:8080");
     }
@@ -101,13 +138,26 @@ int run_in_process(const programs::CommonFlags& common, const fw::DeploymentConf
 
 }  // namespace
 
-int run_up(const programs::CommonFlags& common, const fw::StopSignal& stop) {
+int run_up(const programs::CommonFlags& common, const std::string& only,
+           const fw::StopSignal& stop) {
     return programs::run_guarded("digitpipe up", [&] {
-        const auto deployment = fw::load_deployment(common.config, common.overrides);
+        const auto deployment = programs::load_deployment(common);
+        std::set<std::string> parts;
+        try {
+            parts = parts_to_run(only, deployment);
+        } catch (const UsageError& e) {
+            std::cerr << "digitpipe up: " << e.what() << "\n";
+            return 2;
+        }
         if (deployment.broker.endpoint.starts_with("inproc://")) {
+            if (!only.empty()) {
+                std::cerr << "digitpipe up: --only needs tcp:// or ipc:// endpoints (an "
+                             "inproc:// deployment is one process)\n";
+                return 2;
+            }
             return run_in_process(common, deployment, stop);
         }
-        return run_supervised(common, deployment, stop);
+        return run_supervised(common, deployment, parts, stop);
     });
 }
 

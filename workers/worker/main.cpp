@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
     }
     const auto common = programs::common_flags(values);
     return programs::run_guarded("digitpipe-worker", [&] {
-        const auto deployment = fw::load_deployment(common.config, common.overrides);
+        const auto deployment = programs::load_deployment(common);
         const auto plugins = deployment.paths.find("plugins");
         fw::StageHostOptions options{{plugins != deployment.paths.end()
                                           ? plugins->second

@@ -27,6 +27,16 @@
 //   paths: {plugins: ../build/plugins, data: ../data, models: ../models, runs: ../runs}
 //   gateway: {...}                       # validated by the gateway
 //   supervisor: {restart_backoff_ms: 500, restart_backoff_max_ms: 10000, stop_grace_ms: 5000}
+//   security:                            # CURVE on every tcp:// link (transport_security.hpp)
+//     key: keys/hub.key                  # this process's key pair (`digitpipe keys hub`)
+//     broker_public_key: keys/hub.pub    # the broker's public key
+//     allowed_clients: [keys/clients]    # .pub files or folders of them: whom binding
+//                                        # sockets (broker, stream readers) admit
+//   streams.<name>.server_public_key: F  # the binding side's public key when it is not the
+//                                        # broker's (default: security.broker_public_key)
+// Relative paths are resolved against the file's folder. A tcp:// endpoint that leaves this
+// host without `security` is refused by the programs unless they get --insecure
+// (endpoints_leaving_host below).
 #pragma once
 
 #include <chrono>
@@ -35,9 +45,11 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "digitpipe/config.hpp"
+#include "digitpipe/transport_security.hpp"
 
 namespace digitpipe::framework {
 
@@ -75,6 +87,9 @@ struct StreamConfig {
     std::string endpoint;
     int hwm = 8;               // messages queued per peer before the writer blocks
     bool reader_binds = true;  // `bind: reader` (default; many writers, one reader) or `writer`
+    // The binding side's CURVE public key (Z85), used by the connecting side when security
+    // is enabled; defaults to security.broker_public_key.
+    std::string server_public_key;
 };
 
 struct SupervisorConfig {
@@ -90,6 +105,7 @@ struct DeploymentConfig {
     std::map<std::string, StreamConfig> streams;
     std::map<std::string, std::filesystem::path> paths;  // absolute, resolved against file's folder
     SupervisorConfig supervisor;
+    SecurityConfig security{};          // keys read from the files the block names
     std::optional<ConfigNode> gateway;  // present when the deployment has a gateway
     ConfigNode root;                    // the whole effective document
 };
@@ -99,5 +115,21 @@ struct DeploymentConfig {
 // throws: ConfigError listing every problem with file:line:col and key path.
 DeploymentConfig load_deployment(const std::filesystem::path& file,
                                  const std::vector<std::string>& overrides = {});
+
+// One tcp:// endpoint of a deployment that is not a loopback address ("tcp://10.0.0.1:5555",
+// "tcp://*:5555", "tcp://broker:5555"): traffic on it may leave this machine.
+struct ExposedEndpoint {
+    std::string key_path;  // "broker.endpoint", "streams.augmented.endpoint"
+    std::string endpoint;
+};
+
+// The deployment's tcp endpoints whose host is not 127.0.0.0/8, ::1 or localhost, in key
+// order. Programs refuse to start when this is not empty and security is not enabled,
+// unless told --insecure.
+std::vector<ExposedEndpoint> endpoints_leaving_host(const DeploymentConfig& deployment);
+
+// True for a tcp:// endpoint whose host (after an optional "source;" part) is a loopback
+// address or "localhost"; false for every other tcp endpoint, wildcards included.
+bool is_loopback_tcp(std::string_view endpoint);
 
 }  // namespace digitpipe::framework

@@ -52,7 +52,8 @@ class StageHost {
 };
 
 // The broker settings of a deployment, as Broker wants them (one place maps config to options).
-BrokerOptions make_broker_options(const BrokerConfig& config, bool verbose);
+BrokerOptions make_broker_options(const BrokerConfig& config, bool verbose,
+                                  const SecurityConfig& security = {});
 
 // Turns SIGINT and SIGTERM into a flag. Construct it first thing in main(), before any thread
 // starts: it blocks both signals in the calling thread (so in every thread created later) and

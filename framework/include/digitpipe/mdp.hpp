@@ -43,6 +43,7 @@
 #include <zmq.hpp>
 
 #include "digitpipe/status.hpp"
+#include "digitpipe/transport_security.hpp"
 
 namespace digitpipe::framework {
 
@@ -74,6 +75,9 @@ struct BrokerOptions {
     // Added after `verbose` so positional initialisers written before them keep their meaning.
     std::size_t max_queued_per_service = 10'000;  // beyond it the oldest queued request is dropped
     std::chrono::milliseconds max_queue_age{60'000};  // queued longer than this: dropped
+    // CURVE on tcp:// sockets (transport_security.hpp): the ROUTER and the event proxy are
+    // CURVE servers admitting security.allowed_clients.
+    SecurityConfig security{};
 };
 
 struct ServiceStats {
@@ -150,6 +154,8 @@ struct WorkerOptions {
     // already waiting, so a lone request never waits).
     int max_batch = 1;
     std::chrono::microseconds max_batch_wait{0};
+    // CURVE on a tcp:// broker endpoint: the broker's key is security.broker_public_key.
+    SecurityConfig security{};
 };
 
 // Takes a request body, returns the reply body. Must not throw (the host wraps stages); if it
@@ -207,6 +213,8 @@ struct ClientOptions {
     std::chrono::milliseconds attempt_timeout{2500};  // resend after this long without a reply
     int attempts = 3;                                 // total tries before kUnavailable
     std::size_t max_message_bytes = 16u << 20;
+    // CURVE on a tcp:// broker endpoint: the broker's key is security.broker_public_key.
+    SecurityConfig security{};
 };
 
 // Synchronous client with retry. Replies are matched to requests by service and, when the
@@ -250,8 +258,9 @@ class Client {
 // bridge thread. The caller matches replies (by correlation id) and enforces deadlines.
 class AsyncClient {
  public:
+    // `security` as ClientOptions::security.
     AsyncClient(zmq::context_t& context, std::string broker_endpoint,
-                std::size_t max_message_bytes = 16u << 20);
+                std::size_t max_message_bytes = 16u << 20, const SecurityConfig& security = {});
     ~AsyncClient();
     AsyncClient(const AsyncClient&) = delete;
     AsyncClient& operator=(const AsyncClient&) = delete;
@@ -277,7 +286,9 @@ class AsyncClient {
 // are lost.
 class EventPublisher {
  public:
-    EventPublisher(zmq::context_t& context, std::string events_in_endpoint);
+    // `security` as ClientOptions::security (the proxy is the broker's).
+    EventPublisher(zmq::context_t& context, std::string events_in_endpoint,
+                   const SecurityConfig& security = {});
     ~EventPublisher();
     EventPublisher(const EventPublisher&) = delete;
     EventPublisher& operator=(const EventPublisher&) = delete;
@@ -298,7 +309,7 @@ struct Event {
 class EventSubscriber {
  public:
     EventSubscriber(zmq::context_t& context, std::string events_out_endpoint,
-                    std::vector<std::string> prefixes = {""});
+                    std::vector<std::string> prefixes = {""}, const SecurityConfig& security = {});
     ~EventSubscriber();
     EventSubscriber(const EventSubscriber&) = delete;
     EventSubscriber& operator=(const EventSubscriber&) = delete;

@@ -6,7 +6,8 @@
 // The host opens these for a stage from the deployment's `streams` block (StreamConfig) and
 // hands them out through StageContext; the stage sees only StreamWriter / StreamReader.
 // One side binds, the other connects (`bind: reader`, the default, suits many writers and one
-// reader). Threading: each object owns one socket and is used by one thread at a time; it
+// reader). With `security` enabled a tcp:// stream speaks CURVE (curve.hpp): the binding side
+// admits security.allowed_clients, the connecting side checks config.server_public_key. Threading: each object owns one socket and is used by one thread at a time; it
 // must be destroyed before the zmq::context_t it was opened on.
 #pragma once
 
@@ -19,6 +20,7 @@
 
 #include <zmq.hpp>
 
+#include "digitpipe/curve.hpp"
 #include "digitpipe/deployment.hpp"
 #include "digitpipe/envelope.hpp"
 #include "digitpipe/log.hpp"
@@ -35,7 +37,7 @@ class PushStreamWriter final : public StreamWriter {
     // throws: zmq::error_t when the endpoint cannot be bound or parsed;
     //         std::invalid_argument for a non-positive hwm or max_message_bytes.
     PushStreamWriter(zmq::context_t& context, const StreamConfig& config,
-                     std::size_t max_message_bytes);
+                     std::size_t max_message_bytes, const SecurityConfig& security = {});
     ~PushStreamWriter() override;
     PushStreamWriter(const PushStreamWriter&) = delete;
     PushStreamWriter& operator=(const PushStreamWriter&) = delete;
@@ -59,6 +61,7 @@ class PushStreamWriter final : public StreamWriter {
     std::string endpoint_;
     std::size_t max_message_bytes_;
     zmq::socket_t socket_;
+    std::shared_ptr<ZapHandler> zap_;  // while this side binds with CURVE
     std::atomic<std::uint64_t> sent_{0};
 };
 
@@ -71,7 +74,7 @@ class PullStreamReader final : public StreamReader {
     // throws: zmq::error_t when the endpoint cannot be bound or parsed;
     //         std::invalid_argument for a non-positive hwm or max_message_bytes.
     PullStreamReader(zmq::context_t& context, const StreamConfig& config,
-                     std::size_t max_message_bytes);
+                     std::size_t max_message_bytes, const SecurityConfig& security = {});
     ~PullStreamReader() override;
     PullStreamReader(const PullStreamReader&) = delete;
     PullStreamReader& operator=(const PullStreamReader&) = delete;
@@ -92,6 +95,7 @@ class PullStreamReader final : public StreamReader {
     std::string name_;
     std::string endpoint_;
     zmq::socket_t socket_;
+    std::shared_ptr<ZapHandler> zap_;  // while this side binds with CURVE
     Logger logger_;
     std::atomic<std::uint64_t> received_{0};
     std::atomic<std::uint64_t> malformed_{0};
@@ -101,9 +105,11 @@ class PullStreamReader final : public StreamReader {
 // Same requirements, errors and thread-safety as the constructors.
 std::unique_ptr<StreamWriter> open_stream_writer(zmq::context_t& context,
                                                  const StreamConfig& config,
-                                                 std::size_t max_message_bytes);
+                                                 std::size_t max_message_bytes,
+                                                 const SecurityConfig& security = {});
 std::unique_ptr<StreamReader> open_stream_reader(zmq::context_t& context,
                                                  const StreamConfig& config,
-                                                 std::size_t max_message_bytes);
+                                                 std::size_t max_message_bytes,
+                                                 const SecurityConfig& security = {});
 
 }  // namespace digitpipe::framework

@@ -4,6 +4,8 @@
 // binds or connects. Stage params and the gateway block are left to their owners.
 #include "digitpipe/deployment.hpp"
 
+#include "digitpipe/key_files.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -253,8 +255,94 @@ void read_stages(const ConfigNode& root, std::map<std::string, StageConfig>& out
     }
 }
 
-void read_streams(const ConfigNode& root, std::map<std::string, StreamConfig>& out,
-                  std::vector<EndpointUse>& uses) {
+// Relative paths in a deployment mean "next to this file", wherever the command runs from.
+std::filesystem::path base_folder(const std::filesystem::path& file) {
+    std::error_code error;
+    std::filesystem::path absolute = std::filesystem::absolute(file, error);
+    return (error ? file : absolute).parent_path();
+}
+
+std::filesystem::path resolve(const std::filesystem::path& base, const std::string& text) {
+    const std::filesystem::path path(text);
+    return (path.is_absolute() ? path : base / path).lexically_normal();
+}
+
+// The key file `text` names (relative to `base`), or nullopt with the problem reported at key.
+std::optional<KeyFile> read_keys(const ConfigNode& block, std::string_view key,
+                                 const std::filesystem::path& base, const std::string& text,
+                                 bool need_secret) {
+    if (!block.check(!text.empty(), key, "expected a key file, got ''")) return std::nullopt;
+    auto keys = read_key_file(resolve(base, text), need_secret);
+    if (!keys) {
+        block.report(key, keys.status().message());
+        return std::nullopt;
+    }
+    return *keys;
+}
+
+// The public keys in `entry`: one .pub (or .key) file, or every *.pub file in a folder.
+void read_allowed(const ConfigNode& list, const std::string& key, const std::filesystem::path& base,
+                  const std::string& entry, std::vector<std::string>& out) {
+    const auto path = resolve(base, entry);
+    std::error_code error;
+    if (!std::filesystem::is_directory(path, error)) {
+        if (auto keys = read_keys(list, key, base, entry, false)) out.push_back(keys->public_key);
+        return;
+    }
+    std::vector<std::filesystem::path> files;
+    for (const auto& item : std::filesystem::directory_iterator(path, error)) {
+        if (item.path().extension() == ".pub") files.push_back(item.path());
+    }
+    std::sort(files.begin(), files.end());  // a stable order for logs and tests
+    if (!list.check(!error && !files.empty(), key,
+                    "folder " + path.string() + " holds no .pub files" +
+                        (error ? " (" + error.message() + ")" : std::string()))) {
+        return;
+    }
+    for (const auto& file : files) {
+        if (auto keys = read_keys(list, key, base, file.string(), false)) {
+            out.push_back(keys->public_key);
+        }
+    }
+}
+
+void read_security(const ConfigNode& root, const std::filesystem::path& base,
+                   SecurityConfig& out) {
+    auto security = root.find("security");
+    if (!security) return;
+    if (!require_map(*security, "a map {key, broker_public_key, allowed_clients}")) {
+        root.mark_read("security");
+        return;
+    }
+    if (auto file = read_string(*security, "key", /*required=*/true)) {
+        if (auto keys = read_keys(*security, "key", base, *file, /*need_secret=*/true)) {
+            out.public_key = keys->public_key;
+            out.secret_key = keys->secret_key;
+        }
+    }
+    if (auto file = read_string(*security, "broker_public_key", /*required=*/true)) {
+        if (auto keys = read_keys(*security, "broker_public_key", base, *file, false)) {
+            out.broker_public_key = keys->public_key;
+        }
+    }
+    // Optional: only processes that bind (the broker, stream readers) consult it, and they
+    // refuse to start with an empty one (curve.hpp).
+    if (auto list = security->find("allowed_clients")) {
+        if (!list->is_sequence()) {
+            security->report("allowed_clients", "expected a list of .pub files or folders");
+            return;
+        }
+        for (const auto& element : list->elements()) {
+            if (!element.check(element.is_scalar(), "", "expected a .pub file or a folder")) {
+                continue;
+            }
+            read_allowed(element, "", base, element.yaml().Scalar(), out.allowed_clients);
+        }
+    }
+}
+
+void read_streams(const ConfigNode& root, const std::filesystem::path& base,
+                  std::map<std::string, StreamConfig>& out, std::vector<EndpointUse>& uses) {
     auto streams = root.find("streams");
     if (!streams) {
         return;
@@ -285,15 +373,13 @@ void read_streams(const ConfigNode& root, std::map<std::string, StreamConfig>& o
                 config.reader_binds = *bind == "reader";
             }
         }
+        if (auto key_file = read_string(stream, "server_public_key", /*required=*/false)) {
+            if (auto keys = read_keys(stream, "server_public_key", base, *key_file, false)) {
+                config.server_public_key = keys->public_key;
+            }
+        }
         out.emplace(name, std::move(config));
     }
-}
-
-// Relative paths in a deployment mean "next to this file", wherever the command runs from.
-std::filesystem::path base_folder(const std::filesystem::path& file) {
-    std::error_code error;
-    std::filesystem::path absolute = std::filesystem::absolute(file, error);
-    return (error ? file : absolute).parent_path();
 }
 
 void read_paths(const ConfigNode& root, const std::filesystem::path& base,
@@ -314,8 +400,7 @@ void read_paths(const ConfigNode& root, const std::filesystem::path& base,
         if (!paths->check(!text->empty(), name, "expected a path, got ''")) {
             continue;
         }
-        std::filesystem::path path(*text);
-        out[name] = (path.is_absolute() ? path : base / path).lexically_normal();
+        out[name] = resolve(base, *text);
     }
 }
 
@@ -381,10 +466,17 @@ DeploymentConfig load_deployment(const std::filesystem::path& file,
     const ConfigNode& root = deployment.root;
     std::vector<EndpointUse> endpoints;
 
+    const auto base = base_folder(file);
     read_broker(root.child("broker"), deployment.broker, endpoints);
     read_stages(root, deployment.stages);
-    read_streams(root, deployment.streams, endpoints);
-    read_paths(root, base_folder(file), deployment.paths);
+    read_streams(root, base, deployment.streams, endpoints);
+    read_paths(root, base, deployment.paths);
+    read_security(root, base, deployment.security);
+    for (auto& [name, stream] : deployment.streams) {
+        if (stream.server_public_key.empty()) {
+            stream.server_public_key = deployment.security.broker_public_key;
+        }
+    }
     read_supervisor(root, deployment.supervisor);
     if (auto gateway = root.find("gateway")) {
         require_map(*gateway, "a map");
@@ -395,6 +487,37 @@ DeploymentConfig load_deployment(const std::filesystem::path& file,
 
     root.finish();
     return deployment;
+}
+
+bool is_loopback_tcp(std::string_view endpoint) {
+    constexpr std::string_view kTcp = "tcp://";
+    if (!endpoint.starts_with(kTcp)) return false;
+    std::string_view address = endpoint.substr(kTcp.size());
+    if (const auto semicolon = address.find(';'); semicolon != std::string_view::npos) {
+        address = address.substr(semicolon + 1);  // "source;destination": where it goes
+    }
+    const auto colon = address.rfind(':');
+    std::string_view host = address.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+    }
+    return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
+
+std::vector<ExposedEndpoint> endpoints_leaving_host(const DeploymentConfig& deployment) {
+    std::vector<ExposedEndpoint> exposed;
+    const auto note = [&](const std::string& key_path, const std::string& endpoint) {
+        if (endpoint.starts_with("tcp://") && !is_loopback_tcp(endpoint)) {
+            exposed.push_back({key_path, endpoint});
+        }
+    };
+    note("broker.endpoint", deployment.broker.endpoint);
+    note("broker.events_in", deployment.broker.events_in);
+    note("broker.events_out", deployment.broker.events_out);
+    for (const auto& [name, stream] : deployment.streams) {
+        note("streams." + name + ".endpoint", stream.endpoint);
+    }
+    return exposed;
 }
 
 }  // namespace digitpipe::framework

@@ -70,7 +70,8 @@ struct StageHost::Impl final : StageContext {
                                          "Requests handed to the stage at once",
                                          {1, 2, 4, 8, 16, 32, 64, 128}, {{"stage", name}});
         if (!deployment.broker.events_in.empty()) {
-            events = std::make_unique<EventPublisher>(zmq, deployment.broker.events_in);
+            events = std::make_unique<EventPublisher>(zmq, deployment.broker.events_in,
+                                                      deployment.security);
         }
         const auto file = find_stage_plugin(stage.plugin, options.plugin_dirs);
         loaded = load_stage_plugin(file);
@@ -120,11 +121,13 @@ struct StageHost::Impl final : StageContext {
     }
     std::unique_ptr<StreamWriter> open_stream_writer(std::string_view name) override {
         return framework::open_stream_writer(zmq, stream_config(name),
-                                             deployment.broker.max_message_bytes);
+                                             deployment.broker.max_message_bytes,
+                                             deployment.security);
     }
     std::unique_ptr<StreamReader> open_stream_reader(std::string_view name) override {
         return framework::open_stream_reader(zmq, stream_config(name),
-                                             deployment.broker.max_message_bytes);
+                                             deployment.broker.max_message_bytes,
+                                             deployment.security);
     }
 
     Result<Reply> call(std::string_view service, const Request& request) override {
@@ -146,6 +149,7 @@ struct StageHost::Impl final : StageContext {
             ClientOptions client_options;
             client_options.broker_endpoint = deployment.broker.endpoint;
             client_options.max_message_bytes = deployment.broker.max_message_bytes;
+            client_options.security = deployment.security;
             client = std::make_unique<Client>(zmq, client_options);
         }
         auto frames = client->request(std::string(service), body, deadline);
@@ -166,7 +170,7 @@ struct StageHost::Impl final : StageContext {
     void deliver_events(const std::atomic<bool>& stop, const std::atomic<bool>& served) {
         std::vector<std::string> prefixes;
         for (const auto& s : subscriptions) prefixes.push_back(s.prefix);
-        EventSubscriber subscriber(zmq, deployment.broker.events_out, prefixes);
+        EventSubscriber subscriber(zmq, deployment.broker.events_out, prefixes, deployment.security);
         while (!stop.load() && !served.load()) {
             const auto event = subscriber.receive(std::chrono::milliseconds(100));
             if (!event) continue;
@@ -321,7 +325,8 @@ struct StageHost::Impl final : StageContext {
     LoadedStage loaded;  // last member but one: the stage dies before the context it was given
 };
 
-BrokerOptions make_broker_options(const BrokerConfig& config, bool verbose) {
+BrokerOptions make_broker_options(const BrokerConfig& config, bool verbose,
+                                  const SecurityConfig& security) {
     BrokerOptions options;
     options.endpoint = config.endpoint;
     options.events_in = config.events_in;
@@ -329,6 +334,7 @@ BrokerOptions make_broker_options(const BrokerConfig& config, bool verbose) {
     options.heartbeat = {config.heartbeat, config.liveness};
     options.max_message_bytes = config.max_message_bytes;
     options.verbose = verbose;
+    options.security = security;
     return options;
 }
 
@@ -348,6 +354,7 @@ void StageHost::run(const std::atomic<bool>& stop) {
     options.prefetch = impl_->stage.prefetch;
     options.max_batch = impl_->stage.batch_max_size;
     options.max_batch_wait = impl_->stage.batch_max_wait;
+    options.security = impl_->deployment.security;
     WorkerSession session(impl_->zmq, options);
     std::atomic<bool> served{false};
     std::thread events;

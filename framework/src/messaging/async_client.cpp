@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "digitpipe/mdp.hpp"
+#include "digitpipe/curve.hpp"
 #include "messaging/frame_convert.hpp"
 #include "messaging/mdp_frames.hpp"
 
@@ -24,7 +25,8 @@ constexpr std::size_t kReplyBody = 3;
 }  // namespace
 
 struct AsyncClient::Impl {
-    Impl(zmq::context_t& context, std::string endpoint_in, std::size_t max_message_bytes)
+    Impl(zmq::context_t& context, std::string endpoint_in, std::size_t max_message_bytes,
+         const SecurityConfig& security)
         : endpoint(std::move(endpoint_in)), socket(context, zmq::socket_type::dealer) {
         if (endpoint.empty()) {
             throw std::invalid_argument("mdp async client: broker endpoint must not be empty");
@@ -32,6 +34,7 @@ struct AsyncClient::Impl {
         socket.set(zmq::sockopt::sndhwm, kHighWaterMark);
         socket.set(zmq::sockopt::rcvhwm, kHighWaterMark);
         mdp::configure_peer_socket(socket, max_message_bytes);
+        secure_client(socket, security, security.broker_public_key, endpoint);
         socket.connect(endpoint);
     }
 
@@ -41,8 +44,9 @@ struct AsyncClient::Impl {
 };
 
 AsyncClient::AsyncClient(zmq::context_t& context, std::string broker_endpoint,
-                         std::size_t max_message_bytes)
-    : impl_(std::make_unique<Impl>(context, std::move(broker_endpoint), max_message_bytes)) {}
+                         std::size_t max_message_bytes, const SecurityConfig& security)
+    : impl_(std::make_unique<Impl>(context, std::move(broker_endpoint), max_message_bytes,
+                                   security)) {}
 
 AsyncClient::~AsyncClient() = default;
 

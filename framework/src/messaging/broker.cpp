@@ -12,6 +12,8 @@
 
 #include "digitpipe/log.hpp"
 #include "digitpipe/mdp.hpp"
+
+#include "digitpipe/curve.hpp"
 #include "messaging/broker_registry.hpp"
 #include "messaging/mdp_frames.hpp"
 #include "messaging/mmi.hpp"
@@ -83,15 +85,20 @@ struct Broker::Impl {
         router.set(zmq::sockopt::sndhwm, kRouterHighWaterMark);
         router.set(zmq::sockopt::rcvhwm, kRouterHighWaterMark);
         mdp::configure_peer_socket(router, options.max_message_bytes);
+        zap = secure_server(router, context, options.security, options.endpoint);
         router.bind(options.endpoint);
         endpoint = bound_endpoint(router);
         if (!options.events_in.empty()) {
             events_in_socket.emplace(context, zmq::socket_type::xsub);
             mdp::configure_peer_socket(*events_in_socket, options.max_message_bytes);
+            events_zap = secure_server(*events_in_socket, context, options.security,
+                                       options.events_in);
             events_in_socket->bind(options.events_in);
             events_in = bound_endpoint(*events_in_socket);
             events_out_socket.emplace(context, zmq::socket_type::xpub);
             mdp::configure_peer_socket(*events_out_socket, options.max_message_bytes);
+            (void)secure_server(*events_out_socket, context, options.security,
+                                options.events_out);
             events_out_socket->bind(options.events_out);
             events_out = bound_endpoint(*events_out_socket);
         }
@@ -99,7 +106,8 @@ struct Broker::Impl {
                                {"events_in", events_in},
                                {"events_out", events_out},
                                {"heartbeat_ms", std::to_string(options.heartbeat.interval.count())},
-                               {"liveness", std::to_string(options.heartbeat.liveness)}});
+                               {"liveness", std::to_string(options.heartbeat.liveness)},
+                               {"curve", zap ? "on" : "off"}});
     }
 
     void run(const std::atomic<bool>& stop);
@@ -132,6 +140,10 @@ struct Broker::Impl {
 
     BrokerOptions options;
     Logger log{"broker"};
+    // The context's ZAP handler while CURVE is on (curve.hpp); declared before the sockets so
+    // it outlives them.
+    std::shared_ptr<ZapHandler> zap;
+    std::shared_ptr<ZapHandler> events_zap;
     zmq::socket_t router;
     std::optional<zmq::socket_t> events_in_socket;
     std::optional<zmq::socket_t> events_out_socket;

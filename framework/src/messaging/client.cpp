@@ -6,6 +6,7 @@
 
 #include "digitpipe/log.hpp"
 #include "digitpipe/mdp.hpp"
+#include "digitpipe/curve.hpp"
 #include "messaging/frame_convert.hpp"
 #include "messaging/mdp_frames.hpp"
 #include "messaging/mmi.hpp"
@@ -47,6 +48,8 @@ struct Client::Impl {
         socket.reset();  // linger 0: whatever the old socket still held is dropped
         socket.emplace(context, zmq::socket_type::dealer);
         mdp::configure_peer_socket(*socket, options.max_message_bytes);
+        secure_client(*socket, options.security, options.security.broker_public_key,
+                      options.broker_endpoint);
         socket->connect(options.broker_endpoint);
     }
 

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "digitpipe/mdp.hpp"
+#include "digitpipe/curve.hpp"
 #include "messaging/mdp_frames.hpp"
 
 namespace digitpipe::framework {
@@ -22,11 +23,13 @@ constexpr std::size_t kMaxEventBytes = 1u << 20;
 }  // namespace
 
 struct EventPublisher::Impl {
-    Impl(zmq::context_t& context, std::string endpoint) : socket(context, zmq::socket_type::pub) {
+    Impl(zmq::context_t& context, std::string endpoint, const SecurityConfig& security)
+        : socket(context, zmq::socket_type::pub) {
         if (endpoint.empty())
             throw std::invalid_argument("event publisher: endpoint must not be empty");
         socket.set(zmq::sockopt::sndhwm, kPublisherHighWaterMark);
         mdp::configure_peer_socket(socket, kMaxEventBytes);
+        secure_client(socket, security, security.broker_public_key, endpoint);
         socket.connect(endpoint);
     }
 
@@ -34,8 +37,9 @@ struct EventPublisher::Impl {
     zmq::socket_t socket;
 };
 
-EventPublisher::EventPublisher(zmq::context_t& context, std::string events_in_endpoint)
-    : impl_(std::make_unique<Impl>(context, std::move(events_in_endpoint))) {}
+EventPublisher::EventPublisher(zmq::context_t& context, std::string events_in_endpoint,
+                               const SecurityConfig& security)
+    : impl_(std::make_unique<Impl>(context, std::move(events_in_endpoint), security)) {}
 
 EventPublisher::~EventPublisher() = default;
 
@@ -47,13 +51,15 @@ void EventPublisher::publish(std::string_view topic, std::string_view json_text)
 }
 
 struct EventSubscriber::Impl {
-    Impl(zmq::context_t& context, std::string endpoint, const std::vector<std::string>& prefixes)
+    Impl(zmq::context_t& context, std::string endpoint, const std::vector<std::string>& prefixes,
+         const SecurityConfig& security)
         : socket(context, zmq::socket_type::sub) {
         if (endpoint.empty()) {
             throw std::invalid_argument("event subscriber: endpoint must not be empty");
         }
         mdp::configure_peer_socket(socket, kMaxEventBytes);
         for (const auto& prefix : prefixes) socket.set(zmq::sockopt::subscribe, prefix);
+        secure_client(socket, security, security.broker_public_key, endpoint);
         socket.connect(endpoint);
     }
 
@@ -62,8 +68,10 @@ struct EventSubscriber::Impl {
 };
 
 EventSubscriber::EventSubscriber(zmq::context_t& context, std::string events_out_endpoint,
-                                 std::vector<std::string> prefixes)
-    : impl_(std::make_unique<Impl>(context, std::move(events_out_endpoint), prefixes)) {}
+                                 std::vector<std::string> prefixes,
+                                 const SecurityConfig& security)
+    : impl_(std::make_unique<Impl>(context, std::move(events_out_endpoint), prefixes,
+                                   security)) {}
 
 EventSubscriber::~EventSubscriber() = default;
 

@@ -27,6 +27,7 @@
 
 #include "digitpipe/log.hpp"
 #include "digitpipe/mdp.hpp"
+#include "digitpipe/curve.hpp"
 #include "messaging/fixed_ring.hpp"
 #include "messaging/frame_convert.hpp"
 #include "messaging/handler_channel.hpp"
@@ -188,6 +189,8 @@ bool SessionLoop::run() {
 void SessionLoop::connect() {
     broker_.emplace(context_, zmq::socket_type::dealer);
     mdp::configure_peer_socket(*broker_, options_.max_message_bytes);
+    secure_client(*broker_, options_.security, options_.security.broker_public_key,
+                  options_.broker_endpoint);
     broker_->connect(options_.broker_endpoint);
     ++generation_;
     reconnect_ = false;

@@ -41,13 +41,18 @@ int timeout_option(std::chrono::milliseconds timeout) {
         std::clamp<std::chrono::milliseconds::rep>(timeout.count(), 0, INT_MAX));
 }
 
-// Binds or connects; returns the endpoint actually in use (a "*" port resolved).
-std::string attach(zmq::socket_t& socket, const std::string& endpoint, bool bind) {
+// Binds (as a CURVE server when security applies, keeping its ZAP handler in `zap`) or
+// connects (as a CURVE client of config.server_public_key); returns the endpoint actually in
+// use (a "*" port resolved).
+std::string attach(zmq::socket_t& socket, zmq::context_t& context, const StreamConfig& config,
+                   bool bind, const SecurityConfig& security, std::shared_ptr<ZapHandler>& zap) {
     if (!bind) {
-        socket.connect(endpoint);
-        return endpoint;
+        secure_client(socket, security, config.server_public_key, config.endpoint);
+        socket.connect(config.endpoint);
+        return config.endpoint;
     }
-    socket.bind(endpoint);
+    zap = secure_server(socket, context, security, config.endpoint);
+    socket.bind(config.endpoint);
     return socket.get(zmq::sockopt::last_endpoint);
 }
 
@@ -65,7 +70,7 @@ Status interrupted(const std::string& name, const zmq::error_t& e) {
 // ---- writer --------------------------------------------------------------------------------
 
 PushStreamWriter::PushStreamWriter(zmq::context_t& context, const StreamConfig& config,
-                                   std::size_t max_message_bytes)
+                                   std::size_t max_message_bytes, const SecurityConfig& security)
     : name_(config.name),
       max_message_bytes_(check_max_message_bytes(config, max_message_bytes)),
       socket_(context, zmq::socket_type::push) {
@@ -74,7 +79,7 @@ PushStreamWriter::PushStreamWriter(zmq::context_t& context, const StreamConfig& 
     // On the connecting side, queue nothing for a reader that is not there yet: without it a
     // writer fills a pipe to a peer that may never come and back-pressure starts too late.
     socket_.set(zmq::sockopt::immediate, 1);
-    endpoint_ = attach(socket_, config.endpoint, /*bind=*/!config.reader_binds);
+    endpoint_ = attach(socket_, context, config, /*bind=*/!config.reader_binds, security, zap_);
 }
 
 PushStreamWriter::~PushStreamWriter() = default;
@@ -115,7 +120,7 @@ Status PushStreamWriter::send(const Request& message, std::chrono::milliseconds 
 // ---- reader --------------------------------------------------------------------------------
 
 PullStreamReader::PullStreamReader(zmq::context_t& context, const StreamConfig& config,
-                                   std::size_t max_message_bytes)
+                                   std::size_t max_message_bytes, const SecurityConfig& security)
     : name_(config.name),
       socket_(context, zmq::socket_type::pull),
       logger_("stream." + config.name) {
@@ -124,7 +129,7 @@ PullStreamReader::PullStreamReader(zmq::context_t& context, const StreamConfig& 
     socket_.set(zmq::sockopt::maxmsgsize,
                 static_cast<std::int64_t>(std::min<std::size_t>(
                     check_max_message_bytes(config, max_message_bytes), INT64_MAX)));
-    endpoint_ = attach(socket_, config.endpoint, /*bind=*/config.reader_binds);
+    endpoint_ = attach(socket_, context, config, /*bind=*/config.reader_binds, security, zap_);
 }
 
 PullStreamReader::~PullStreamReader() = default;
@@ -173,14 +178,16 @@ Result<Request> PullStreamReader::receive(std::chrono::milliseconds timeout) {
 
 std::unique_ptr<StreamWriter> open_stream_writer(zmq::context_t& context,
                                                  const StreamConfig& config,
-                                                 std::size_t max_message_bytes) {
-    return std::make_unique<PushStreamWriter>(context, config, max_message_bytes);
+                                                 std::size_t max_message_bytes,
+                                                 const SecurityConfig& security) {
+    return std::make_unique<PushStreamWriter>(context, config, max_message_bytes, security);
 }
 
 std::unique_ptr<StreamReader> open_stream_reader(zmq::context_t& context,
                                                  const StreamConfig& config,
-                                                 std::size_t max_message_bytes) {
-    return std::make_unique<PullStreamReader>(context, config, max_message_bytes);
+                                                 std::size_t max_message_bytes,
+                                                 const SecurityConfig& security) {
+    return std::make_unique<PullStreamReader>(context, config, max_message_bytes, security);
 }
 
 }  // namespace digitpipe::framework
