@@ -330,10 +330,19 @@ std::string join_index(std::string_view parent, std::size_t index) {
 
 namespace {
 
-// Walks the document as report_duplicate_keys documents it, counting the map entries and
-// sequence elements it visits in `budget`.
+// Walks the document as report_duplicate_keys documents it, `depth` levels down, counting the
+// map entries and sequence elements it visits in `budget`.
 void report_duplicate_keys_within(ConfigDocument& doc, const YAML::Node& node,
-                                  const std::string& path, std::size_t& budget) {
+                                  const std::string& path, std::size_t depth,
+                                  std::size_t& budget) {
+    // An alias inside its own anchor (`a: &a {b: *a}`) makes the tree a cycle; without this
+    // the walk recursed until the stack overflowed (found by tests/fuzz fuzz_config).
+    if (depth > kMaxDepth) {
+        throw ConfigError({doc.make_problem(
+            path, path, node.Mark(),
+            "nested more than " + std::to_string(kMaxDepth) +
+                " levels deep (an alias (*name) inside the block its anchor names?)")});
+    }
     // An alias (*name) shares its anchor's node, so every walk of the tree (this one, finish(),
     // a stage reading its params) visits an anchored block once per alias that reaches it: a
     // few hundred bytes of aliases of aliases expand to billions of nodes and would hang the
@@ -355,7 +364,7 @@ void report_duplicate_keys_within(ConfigDocument& doc, const YAML::Node& node,
             std::string key_path = join_key(path, name);
             auto [first, inserted] = seen.emplace(name, it->first.Mark());
             if (inserted) {
-                report_duplicate_keys_within(doc, it->second, key_path, budget);
+                report_duplicate_keys_within(doc, it->second, key_path, depth + 1, budget);
                 continue;
             }
             std::string message = "duplicate key '" + name + "'";
@@ -367,7 +376,7 @@ void report_duplicate_keys_within(ConfigDocument& doc, const YAML::Node& node,
     } else if (node.IsSequence()) {
         for (std::size_t i = 0; i < node.size(); ++i) {
             spend(node[i].Mark());
-            report_duplicate_keys_within(doc, node[i], join_index(path, i), budget);
+            report_duplicate_keys_within(doc, node[i], join_index(path, i), depth + 1, budget);
         }
     }
 }
@@ -376,7 +385,7 @@ void report_duplicate_keys_within(ConfigDocument& doc, const YAML::Node& node,
 
 void report_duplicate_keys(ConfigDocument& doc, const YAML::Node& node, const std::string& path) {
     std::size_t budget = kMaxExpandedNodes;
-    report_duplicate_keys_within(doc, node, path, budget);
+    report_duplicate_keys_within(doc, node, path, /*depth=*/0, budget);
 }
 
 }  // namespace detail

@@ -72,10 +72,14 @@ void apply_overrides(ConfigDocument& doc, const std::vector<std::string>& overri
 // configurations hold hundreds; aliases of aliases can make a few hundred bytes expand to
 // billions, which any walk of the tree would take hours over.
 inline constexpr std::size_t kMaxExpandedNodes = 100000;
+// The deepest nesting of maps and lists a document may have. Real configurations nest a few
+// levels; an alias inside its own anchor nests forever.
+inline constexpr std::size_t kMaxDepth = 256;
 
 // Records a problem for every repeated key in every map under `node` (yaml-cpp keeps both).
 // throws: ConfigError when the tree under `node` holds more than kMaxExpandedNodes map entries
-//         and list elements once aliases are expanded (one walk of it would not end).
+//         and list elements once aliases are expanded (one walk of it would not end), or nests
+//         deeper than kMaxDepth (a cycle: an alias inside its own anchor).
 void report_duplicate_keys(ConfigDocument& doc, const YAML::Node& node, const std::string& path);
 
 }  // namespace digitpipe::framework::detail

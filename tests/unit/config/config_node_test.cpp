@@ -521,6 +521,17 @@ TEST(ConfigNodeTest, AliasBombIsRefusedInsteadOfExpanded) {
     EXPECT_THAT(error.problems()[0].message, HasSubstr("aliases"));
 }
 
+// Found by tests/fuzz (fuzz_config): an alias inside its own anchor makes the tree a cycle,
+// and the duplicate-key walk at load recursed until the stack overflowed.
+TEST(ConfigNodeTest, AliasInsideItsOwnAnchorIsRefused) {
+    const ConfigError error =
+        config_error_of([] { ConfigNode::parse("a: &a {b: 1, c: *a}\n", "cycle.yaml"); });
+    ASSERT_EQ(error.problems().size(), 1u);
+    EXPECT_EQ(error.problems()[0].file, "cycle.yaml");
+    EXPECT_THAT(error.problems()[0].path, ::testing::StartsWith("a.c.c.c"));
+    EXPECT_THAT(error.problems()[0].message, HasSubstr("nested more than 256 levels deep"));
+}
+
 TEST(ConfigNodeTest, AnchorsAndAliasesWithinTheLimitLoad) {
     ConfigNode root = ConfigNode::parse("base: &b {size: 3}\n"
                                         "a: *b\n"
