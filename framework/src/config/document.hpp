@@ -70,8 +70,9 @@ void apply_overrides(ConfigDocument& doc, const std::vector<std::string>& overri
 
 // The most map entries and list elements a document may hold with its aliases expanded. Real
 // configurations hold hundreds; aliases of aliases can make a few hundred bytes expand to
-// billions, which any walk of the tree would take hours over.
-inline constexpr std::size_t kMaxExpandedNodes = 100000;
+// billions, which any walk of the tree would take hours over. The check itself walks up to
+// this many (milliseconds; under the fuzzers' sanitizers well under a second).
+inline constexpr std::size_t kMaxExpandedNodes = 20000;
 // The deepest nesting of maps and lists a document may have. Real configurations nest a few
 // levels; an alias inside its own anchor nests forever.
 inline constexpr std::size_t kMaxDepth = 256;

@@ -27,6 +27,12 @@ constexpr std::size_t kMaxHeaderBytes = 1u << 20;
 constexpr std::size_t kMaxTokenBytes = 128;
 // How much of a bad frame an error message quotes.
 constexpr std::size_t kMaxQuotedBytes = 32;
+// The deepest nesting of arrays and objects a header may have. nlohmann-json parses any depth
+// without recursing, but copying, comparing and dumping a value recurse once per level: a
+// 400 KB header of nested brackets overflowed the stack of whoever copied or re-encoded it
+// (found by tests/fuzz fuzz_envelope). Headers are flat descriptor documents; verbs' own
+// fields nest a few levels.
+constexpr std::size_t kMaxHeaderDepth = 64;
 
 struct DtypeSize {
     std::string_view name;
@@ -86,6 +92,31 @@ std::string quote(std::string_view bytes) {
     out += '"';
     if (bytes.size() > shown) out += "... (" + std::to_string(bytes.size()) + " bytes)";
     return out;
+}
+
+// True when JSON `text` nests arrays and objects deeper than `limit` (brackets inside strings
+// do not count). Only meant for text that is then parsed: malformed text is the parser's to
+// reject.
+bool nests_deeper_than(std::string_view text, std::size_t limit) {
+    std::size_t depth = 0;
+    bool in_string = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            if (c == '\\') {
+                ++i;  // the escaped character, which may be a quote
+            } else if (c == '"') {
+                in_string = false;
+            }
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > limit) return true;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
+        }
+    }
+    return false;
 }
 
 std::string frame_label(std::size_t index, std::string_view what) {
@@ -311,6 +342,10 @@ Result<CommonFrames> decode_common(const std::vector<std::string>& frames,
         return invalid_argument("frame 3 (header): " + std::to_string(text.size()) +
                                 " bytes, at most " + std::to_string(kMaxHeaderBytes) +
                                 " allowed");
+    }
+    if (nests_deeper_than(text, kMaxHeaderDepth)) {
+        return invalid_argument("frame 3 (header): nested deeper than " +
+                                std::to_string(kMaxHeaderDepth) + " levels of arrays and objects");
     }
     try {
         common.header = json::parse(text);

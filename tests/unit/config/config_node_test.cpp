@@ -517,7 +517,7 @@ TEST(ConfigNodeTest, AliasBombIsRefusedInsteadOfExpanded) {
     EXPECT_EQ(error.problems()[0].file, "bomb.yaml");
     EXPECT_GT(error.problems()[0].line, 0);
     EXPECT_THAT(error.problems()[0].message,
-                HasSubstr("expands to more than 100000 map entries and list elements"));
+                HasSubstr("expands to more than 20000 map entries and list elements"));
     EXPECT_THAT(error.problems()[0].message, HasSubstr("aliases"));
 }
 

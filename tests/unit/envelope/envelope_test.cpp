@@ -302,6 +302,23 @@ TEST(EnvelopeTest, RejectsOversizedHeader) {
     EXPECT_THAT(request_error(frames_with_header(big)), HasSubstr("frame 3 (header): "));
 }
 
+// Found by tests/fuzz (fuzz_envelope): a header of 200,000 nested arrays decoded fine, then
+// overflowed the stack of whoever copied or re-encoded it (nlohmann-json recurses per level).
+TEST(EnvelopeTest, RejectsDeeplyNestedHeader) {
+    const std::size_t levels = 200000;
+    const std::string deep = "{\"a\": " + std::string(levels, '[') + std::string(levels, ']') + "}";
+    EXPECT_THAT(request_error(frames_with_header(deep)),
+                HasSubstr("frame 3 (header): nested deeper than 64 levels"));
+    EXPECT_THAT(reply_error({"DPP01", "OK", "c", deep}), HasSubstr("nested deeper than 64"));
+    // 64 levels are fine, and brackets inside strings do not count.
+    const std::string ok = "{\"a\": " + std::string(63, '[') + std::string(63, ']') +
+                           ", \"s\": \"" + std::string(100, '[') + "\\\"[\"}";
+    const auto request = decode_request(frames_with_header(ok));
+    ASSERT_TRUE(request.is_ok()) << request.status().message();
+    EXPECT_EQ(request->header["s"].get<std::string>(), std::string(100, '[') + "\"[");
+    EXPECT_EQ(encode_request(*request).size(), 4u);
+}
+
 TEST(EnvelopeTest, RejectsPayloadCountMismatch) {
     Frames f = encode_request(make_request());
     f.pop_back();
