@@ -112,9 +112,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string_view input(reinterpret_cast<const char*>(data), size);
     const auto nul = input.find('\0');
     const std::string_view text = input.substr(0, nul);
-    const std::vector<std::string> overrides =
-        nul == std::string_view::npos ? std::vector<std::string>{}
-                                      : split_lines(input.substr(nul + 1));
+    const std::vector<std::string> overrides = nul == std::string_view::npos
+                                                   ? std::vector<std::string>{}
+                                                   : split_lines(input.substr(nul + 1));
 
     try {
         const dp::ConfigNode root = dp::ConfigNode::parse(text, "fuzz.yaml", overrides);

@@ -26,8 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     image.channels = 1 + data[0] % 4;
     image.width = 1 + (data[1] | (data[2] << 8)) % kMaxSide;
     image.height = 1 + (data[3] | (data[4] << 8)) % kMaxSide;
-    const std::size_t count =
-        static_cast<std::size_t>(image.width) * image.height * image.channels;
+    const std::size_t count = static_cast<std::size_t>(image.width) * image.height * image.channels;
     image.samples.resize(count);
     const std::size_t available = size - kHeaderBytes;
     for (std::size_t i = 0; i < count; ++i) {
@@ -40,8 +39,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     DIGITPIPE_FUZZ_CHECK(std::all_of(map.ink.begin(), map.ink.end(),
                                      [](float v) { return v >= 0.0F && v <= 1.0F; }));
     if (map.source == infer::InkSource::kNone) {
-        DIGITPIPE_FUZZ_CHECK(std::all_of(map.ink.begin(), map.ink.end(),
-                                         [](float v) { return v == 0.0F; }));
+        DIGITPIPE_FUZZ_CHECK(
+            std::all_of(map.ink.begin(), map.ink.end(), [](float v) { return v == 0.0F; }));
     }
 
     const infer::Preprocessed result = infer::preprocess_digit(image);

@@ -44,11 +44,11 @@ Bytes draw_seven(int width, int height, int channels) {
     Bytes samples(static_cast<std::size_t>(width) * height * channels);
     for (int y = 0; y < height; ++y) {
         for (int x = 0; x < width; ++x) {
-            const bool top = y >= height / 5 && y < height / 5 + 2 && x > width / 4 &&
-                             x < 3 * width / 4;
+            const bool top =
+                y >= height / 5 && y < height / 5 + 2 && x > width / 4 && x < 3 * width / 4;
             const int diagonal = 3 * width / 4 - (y - height / 5) * width / (2 * height);
-            const bool stem = y >= height / 5 && y < 4 * height / 5 && x >= diagonal - 1 &&
-                              x <= diagonal + 1;
+            const bool stem =
+                y >= height / 5 && y < 4 * height / 5 && x >= diagonal - 1 && x <= diagonal + 1;
             const bool ink = top || stem;
             std::uint8_t* p = &samples[(static_cast<std::size_t>(y) * width + x) * channels];
             const bool alpha = channels == 2 || channels == 4;
@@ -113,8 +113,8 @@ Bytes encode_jpeg(const Bytes& samples, int width, int height, const JpegOptions
     if (options.exif_orientation != 0) {
         // "Exif\0\0", big-endian TIFF header, one IFD with one entry: Orientation SHORT.
         const std::uint8_t o = static_cast<std::uint8_t>(options.exif_orientation);
-        const std::uint8_t exif[] = {'E', 'x', 'i', 'f', 0, 0, 'M', 'M', 0, 42, 0, 0, 0, 8, 0, 1,
-                                     0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, o, 0, 0, 0, 0, 0, 0};
+        const std::uint8_t exif[] = {'E',  'x',  'i', 'f', 0, 0, 'M', 'M', 0, 42, 0, 0, 0, 8, 0, 1,
+                                     0x01, 0x12, 0,   3,   0, 0, 0,   1,   0, o,  0, 0, 0, 0, 0, 0};
         jpeg_write_marker(&cinfo, JPEG_APP0 + 1, exif, sizeof exif);
     }
     const int row_bytes = width * options.channels;
@@ -137,9 +137,9 @@ Bytes cut(Bytes bytes, std::size_t keep) {
 void write_images(const fs::path& dir) {
     write_file(dir / "png-gray-28.png", encode_png(draw_seven(28, 28, 1), 28, 28, PNG_FORMAT_GRAY));
     write_file(dir / "png-ga-32x24.png", encode_png(draw_seven(32, 24, 2), 32, 24, PNG_FORMAT_GA));
-    write_file(dir / "png-rgb-20x36.png", encode_png(draw_seven(20, 36, 3), 20, 36, PNG_FORMAT_RGB));
-    write_file(dir / "png-rgba-40.png",
-               encode_png(draw_seven(40, 40, 4), 40, 40, PNG_FORMAT_RGBA));
+    write_file(dir / "png-rgb-20x36.png",
+               encode_png(draw_seven(20, 36, 3), 20, 36, PNG_FORMAT_RGB));
+    write_file(dir / "png-rgba-40.png", encode_png(draw_seven(40, 40, 4), 40, 40, PNG_FORMAT_RGBA));
     // 16-bit: linear samples, two bytes each.
     {
         const Bytes eight = draw_seven(24, 24, 1);
@@ -178,8 +178,7 @@ void write_images(const fs::path& dir) {
         for (std::size_t i = 0; i < cmyk.size(); ++i) cmyk[i] = static_cast<std::uint8_t>(i * 7);
         write_file(dir / "jpeg-cmyk-16.jpg", encode_jpeg(cmyk, 16, 16, {.channels = 4}));
     }
-    write_file(dir / "invalid-jpeg-truncated.jpg",
-               cut(encode_jpeg(gray, 28, 28, {}), 200));
+    write_file(dir / "invalid-jpeg-truncated.jpg", cut(encode_jpeg(gray, 28, 28, {}), 200));
     write_file(dir / "invalid-png-truncated.png",
                cut(encode_png(gray, 28, 28, PNG_FORMAT_GRAY), 60));
     write_file(dir / "invalid-gif-magic.bin", std::string("GIF89a\x01\x00\x01\x00", 10));
@@ -197,13 +196,12 @@ void write_envelopes(const fs::path& dir) {
              R"({"payloads":[{"name":"image","dtype":"bytes","shape":[]}]})" + s +
              "\x89PNG\r\n\x1a\n"},
         {"request-u8-28x28", "DPP01" + s + "augment" + s + "id1" + s +
-                                 R"({"payloads":[{"name":"x","dtype":"u8","shape":[28,28]}]})" +
-                                 s + payload},
-        {"request-two-payloads",
-         "DPP01" + s + "evaluate" + s + "id2" + s +
-             R"({"payloads":[{"name":"a","dtype":"f32","shape":[2,2]},)"
-             R"({"name":"b","dtype":"i64","shape":[0]}]})" +
-             s + f32 + s},
+                                 R"({"payloads":[{"name":"x","dtype":"u8","shape":[28,28]}]})" + s +
+                                 payload},
+        {"request-two-payloads", "DPP01" + s + "evaluate" + s + "id2" + s +
+                                     R"({"payloads":[{"name":"a","dtype":"f32","shape":[2,2]},)"
+                                     R"({"name":"b","dtype":"i64","shape":[0]}]})" +
+                                     s + f32 + s},
         {"reply-ok", "DPP01" + s + "OK" + s + "id3" + s + R"({"digit":7,"confidence":0.99})"},
         {"reply-error", "DPP01" + s + "INVALID_ARGUMENT" + s + "id4" + s +
                             R"({"message":"bad image","context":{"field":"image"}})"},
@@ -219,8 +217,8 @@ void write_envelopes(const fs::path& dir) {
          "DPP01" + s + "x" + s + "id" + s +
              R"({"payloads":[{"name":"x","dtype":"f64","shape":[9223372036854775807,4]}]})" + s},
         {"invalid-deadline", "DPP01" + s + "x" + s + "id" + s + R"({"deadline_ms":-5})"},
-        {"mdp-ready-prefetch", std::string("") + s + "MDPW01" + s + "\x01" + s +
-                                   "digitpipe.infer" + s + "16"},
+        {"mdp-ready-prefetch",
+         std::string("") + s + "MDPW01" + s + "\x01" + s + "digitpipe.infer" + s + "16"},
         {"mmi-services-lines",
          "200" + s + "digitpipe.echo 2 0 0 0" + s + "digitpipe.infer 1 1 3" + s + "x 1 2 3 4 5"},
     };

@@ -346,7 +346,8 @@ void report_duplicate_keys_within(ConfigDocument& doc, const YAML::Node& node,
     // An alias (*name) shares its anchor's node, so every walk of the tree (this one, finish(),
     // a stage reading its params) visits an anchored block once per alias that reaches it: a
     // few hundred bytes of aliases of aliases expand to billions of nodes and would hang the
-    // loader (found by tests/fuzz fuzz_config). Refuse such documents here, before anyone walks.
+    // loader (found with tests/fuzz fuzz_config). Refuse such documents here, before anyone
+    // walks them.
     auto spend = [&](const YAML::Mark& mark) {
         if (budget == 0) {
             throw ConfigError({doc.make_problem(

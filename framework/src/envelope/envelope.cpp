@@ -30,7 +30,7 @@ constexpr std::size_t kMaxQuotedBytes = 32;
 // The deepest nesting of arrays and objects a header may have. nlohmann-json parses any depth
 // without recursing, but copying, comparing and dumping a value recurse once per level: a
 // 400 KB header of nested brackets overflowed the stack of whoever copied or re-encoded it
-// (found by tests/fuzz fuzz_envelope). Headers are flat descriptor documents; verbs' own
+// (found with tests/fuzz fuzz_envelope). Headers are flat descriptor documents; verbs' own
 // fields nest a few levels.
 constexpr std::size_t kMaxHeaderDepth = 64;
 

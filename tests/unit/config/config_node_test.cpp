@@ -501,9 +501,10 @@ TEST(ConfigNodeTest, DuplicateKeysAreProblems) {
     EXPECT_EQ(problems[1].to_string(), file.string() + ":5:1: duplicate key 'a' (first at line 1)");
 }
 
-// Found by tests/fuzz (fuzz_config): aliases of aliases expand exponentially, and every walk
-// of the tree (the duplicate-key check at load, finish()) visited each expansion: this
-// 300-byte document held two million list elements and hung the loader.
+// Found with tests/fuzz (fuzz_config, a hand-made input): aliases of aliases expand
+// exponentially, and every walk of the tree (the duplicate-key check at load, finish())
+// visited each expansion: this 300-byte document held two million list elements and hung the
+// loader.
 TEST(ConfigNodeTest, AliasBombIsRefusedInsteadOfExpanded) {
     std::string text = "l0: &l0 [1, 1, 1, 1, 1, 1, 1, 1]\n";
     for (int level = 1; level < 7; ++level) {

@@ -302,8 +302,9 @@ TEST(EnvelopeTest, RejectsOversizedHeader) {
     EXPECT_THAT(request_error(frames_with_header(big)), HasSubstr("frame 3 (header): "));
 }
 
-// Found by tests/fuzz (fuzz_envelope): a header of 200,000 nested arrays decoded fine, then
-// overflowed the stack of whoever copied or re-encoded it (nlohmann-json recurses per level).
+// Found with tests/fuzz (fuzz_envelope, a hand-made input): a header of 200,000 nested arrays
+// decoded fine, then overflowed the stack of whoever copied or re-encoded it (nlohmann-json
+// recurses per level).
 TEST(EnvelopeTest, RejectsDeeplyNestedHeader) {
     const std::size_t levels = 200000;
     const std::string deep = "{\"a\": " + std::string(levels, '[') + std::string(levels, ']') + "}";
