@@ -47,9 +47,10 @@ if [[ ${#only[@]} -gt 0 ]]; then
 fi
 
 # ---- toolchain: clang++ and libFuzzer's runtime (Debian: clang, libclang-rt-14-dev).
-cxx="${CXX_FUZZ:-$(command -v clang++ || true)}"
+# CXX_FUZZ overrides the compiler (e.g. clang++-14).
+cxx="$(command -v "${CXX_FUZZ:-clang++}" || true)"
 if [[ -z "$cxx" ]]; then
-  echo "run.sh: clang++ not found; libFuzzer needs clang (Debian: apt-get install clang" \
+  echo "run.sh: ${CXX_FUZZ:-clang++} not found; libFuzzer needs clang (Debian: apt-get install clang" \
        "libclang-rt-14-dev, or bash deploy/install-deps.sh --tests)" >&2
   exit 1
 fi
