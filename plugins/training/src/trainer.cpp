@@ -1,7 +1,9 @@
 // The training loop (see trainer.hpp).
 #include "digitpipe/training/trainer.hpp"
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -380,7 +382,11 @@ TrainResult train(const Experiment& e, const Dataset& train_set, const Dataset& 
         {
             std::ofstream out(metrics_file, std::ios::app);
             out << to_json(record).dump() << "\n";
-            if (!out) throw std::runtime_error(metrics_file.string() + ": cannot append");
+            out.close();  // flushes: a full disk shows here, not silently in the destructor
+            if (!out) {
+                throw std::runtime_error(metrics_file.string() +
+                                         ": cannot append: " + std::strerror(errno));
+            }
         }
         save_checkpoint(checkpoint, e, network, *optimizer, state);
         if (callbacks.on_epoch) callbacks.on_epoch(record);
@@ -402,8 +408,13 @@ TrainResult train(const Experiment& e, const Dataset& train_set, const Dataset& 
     result.stopped_because = stopped_because;
     const auto evaluation_json = to_json(result.test, test_set.class_names);
     {
-        std::ofstream out(run_dir / "evaluation.json");
+        const auto file = run_dir / "evaluation.json";
+        std::ofstream out(file);
         out << evaluation_json.dump(2) << "\n";
+        out.close();
+        if (!out) {
+            throw std::runtime_error(file.string() + ": cannot write: " + std::strerror(errno));
+        }
     }
     nlohmann::json metrics{
         {"test_accuracy", result.test.accuracy},   {"test_loss", result.test.loss},
