@@ -217,6 +217,12 @@ TEST_F(ServingFaultTest, KilledInferWorkerUnderLoadFailsNoRequest) {
     EXPECT_EQ(load.failed.load(), 0) << load.first_failure;
     EXPECT_EQ(load.retried.load(), 0) << "requests had to be retried after the kill";
     EXPECT_EQ(infer_workers(), 1u);
+    // The victim was busy: the broker moved the requests it held to the survivor.
+    fw::Client client(context, test_client_options(broker->endpoint));
+    const auto stats = client.broker_stats();
+    ASSERT_TRUE(stats) << stats.status().message();
+    std::cout << "killed worker: " << stats->requeued << " requests requeued\n";
+    EXPECT_GE(stats->requeued, 1u) << "the killed worker held no request";
 }
 
 class BrokerRestartTest : public ServingFaultTest {
