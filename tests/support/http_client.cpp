@@ -69,6 +69,12 @@ std::string HttpResponse::header(const std::string& name) const {
 
 std::optional<HttpResponse> http_raw(std::uint16_t port, const std::string& raw,
                                      std::chrono::milliseconds timeout) {
+    return http_raw_at("127.0.0.1", port, raw, timeout);
+}
+
+std::optional<HttpResponse> http_raw_at(const std::string& ipv4, std::uint16_t port,
+                                        const std::string& raw,
+                                        std::chrono::milliseconds timeout) {
     const auto deadline = Clock::now() + timeout;
     Socket socket;
     socket.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -76,7 +82,7 @@ std::optional<HttpResponse> http_raw(std::uint16_t port, const std::string& raw,
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::inet_pton(AF_INET, ipv4.c_str(), &address.sin_addr) != 1) return std::nullopt;
     if (::connect(socket.fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 &&
         errno != EINPROGRESS) {
         return std::nullopt;
@@ -125,14 +131,22 @@ std::optional<HttpResponse> http_request(std::uint16_t port, const std::string& 
                                          const std::string& target, const std::string& body,
                                          const HttpHeaders& headers,
                                          std::chrono::milliseconds timeout) {
+    return http_request_at("127.0.0.1", port, method, target, body, headers, timeout);
+}
+
+std::optional<HttpResponse> http_request_at(const std::string& ipv4, std::uint16_t port,
+                                            const std::string& method,
+                                            const std::string& target, const std::string& body,
+                                            const HttpHeaders& headers,
+                                            std::chrono::milliseconds timeout) {
     std::string raw =
-        method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) + "\r\n";
+        method + " " + target + " HTTP/1.1\r\nHost: " + ipv4 + ":" + std::to_string(port) + "\r\n";
     for (const auto& [name, value] : headers) raw += name + ": " + value + "\r\n";
     if (!body.empty() || method == "POST") {
         raw += "Content-Length: " + std::to_string(body.size()) + "\r\n";
     }
     raw += "\r\n" + body;
-    return http_raw(port, raw, timeout);
+    return http_raw_at(ipv4, port, raw, timeout);
 }
 
 }  // namespace digitpipe::test_support

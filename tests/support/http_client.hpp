@@ -38,4 +38,13 @@ std::optional<HttpResponse> http_raw(
     std::uint16_t port, const std::string& raw,
     std::chrono::milliseconds timeout = std::chrono::milliseconds(20000));
 
+// The same towards an IPv4 address other than 127.0.0.1 (a test host in a network namespace).
+std::optional<HttpResponse> http_request_at(
+    const std::string& ipv4, std::uint16_t port, const std::string& method,
+    const std::string& target, const std::string& body = "", const HttpHeaders& headers = {},
+    std::chrono::milliseconds timeout = std::chrono::milliseconds(20000));
+std::optional<HttpResponse> http_raw_at(
+    const std::string& ipv4, std::uint16_t port, const std::string& raw,
+    std::chrono::milliseconds timeout = std::chrono::milliseconds(20000));
+
 }  // namespace digitpipe::test_support
