@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian package digitpipe needs to build and run; with --tests, also what the
-# tests need beyond that (Chromium for the browser tests).
+# tests need beyond that (Chromium for the browser tests, clang and libFuzzer for the fuzz
+# targets, yamllint for the cluster files, iproute2 for the multi-host test's network
+# namespaces).
 # Idempotent: asks dpkg first and calls apt-get only for what is missing, so a second run
 # takes well under a second. Needs root (or sudo) only when something is missing.
 set -euo pipefail
@@ -19,7 +21,7 @@ packages=(
   nodejs npm
 )
 if [[ ${1:-} == --tests ]]; then
-  packages+=(chromium clang libclang-rt-14-dev yamllint)
+  packages+=(chromium clang libclang-rt-14-dev yamllint iproute2)
 fi
 
 missing=()
