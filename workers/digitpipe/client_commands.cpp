@@ -42,6 +42,21 @@ int run_status(const programs::CommonFlags& common, int timeout_ms) {
             std::printf("%-28s %6zu %6zu %7zu %9zu\n", name.c_str(), stats.workers_idle,
                         stats.workers_busy, stats.queued, stats.in_flight);
         }
+        // The broker's own counters (digitpipe's mmi.broker), one line after the table so the
+        // lines above keep their shape. An older broker without the service says so instead.
+        const auto counters = client.broker_stats();
+        if (counters) {
+            using Count = unsigned long long;  // %llu on every platform
+            std::printf(
+                "broker: requests %llu replies %llu malformed %llu requeued %llu expired %llu "
+                "dropped %llu unroutable %llu\n",
+                Count{counters->requests}, Count{counters->replies}, Count{counters->malformed},
+                Count{counters->requeued}, Count{counters->workers_expired},
+                Count{counters->dropped}, Count{counters->unroutable});
+        } else {
+            std::printf("broker: counters unavailable (%s)\n",
+                        counters.status().message().c_str());
+        }
         return 0;
     });
 }

@@ -102,7 +102,8 @@ struct BrokerStats {
 // vanished peer fails and is handled instead of silently lost), and the event proxy.
 // Requests wait in a per-service queue while no worker has credit (bounded by
 // max_queued_per_service and max_queue_age; dropped requests get no reply, their clients
-// retry). Answers "mmi.service" (8/MMI) and "mmi.services" (see Client::services) itself.
+// retry). Answers "mmi.service" (8/MMI), "mmi.services" (see Client::services) and
+// "mmi.broker" (BrokerStats counters, see Client::broker_stats) itself.
 // The same loop forwards events (XSUB -> XPUB, subscriptions back), polling those sockets at
 // least every 5 ms so the request path waits on the ROUTER alone.
 class Broker {
@@ -201,6 +202,14 @@ class WorkerSession {
     // arrivals reach the batch. Replies still go out in request order.
     void run_batches(const BatchHandler& handler, const std::atomic<bool>& stop);
 
+    // Messages from the broker dropped as malformed since construction, over all run()s: not
+    // MDPW01, an unknown or worker-to-broker command (READY, REPLY), a REQUEST without client
+    // address and empty delimiter or beyond the prefetch credit, a HEARTBEAT or DISCONNECT
+    // with extra frames, more than mdp::kMaxFramesPerMessage frames. None of them counts as a
+    // sign of the broker's life. Logged with the reason at most once per 10 s (the first at
+    // once). Thread-safe (an atomic), so a handler may report it while run() serves.
+    std::uint64_t malformed() const noexcept;
+
  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
@@ -248,6 +257,15 @@ class Client {
     // in_flight then being busy (one request per busy worker). kInternal when a line has
     // neither shape.
     Result<std::map<std::string, ServiceStats>> services();
+
+    // digitpipe's MMI extension "mmi.broker": request body empty; reply body
+    // ["200", "requests N", "replies N", "malformed N", "requeued N", "workers_expired N",
+    // "dropped N", "unroutable N"] (BrokerStats's counters, decimal; readers skip names they
+    // do not know). `services` is left empty (see services()). The broker's live counts: the
+    // mmi.broker request itself is already among `requests`. kUnimplemented when the broker
+    // answers "501" (an older broker); kInternal when the reply has another shape or lacks a
+    // counter.
+    Result<BrokerStats> broker_stats();
 
  private:
     struct Impl;

@@ -1,6 +1,7 @@
 // StageHost: one stage plugin behind one MDP worker session (see host.hpp).
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <optional>
@@ -63,6 +64,9 @@ struct StageHost::Impl final : StageContext {
                                     "Requests answered with a non-OK status", {{"stage", name}});
         malformed = &metrics.counter("digitpipe_worker_malformed_requests_total",
                                      "Request bodies that failed to decode", {{"stage", name}});
+        malformed_frames = &metrics.counter("digitpipe_worker_malformed_frames_total",
+                                            "MDP messages from the broker dropped as malformed",
+                                            {{"stage", name}});
         latency = &metrics.histogram(
             "digitpipe_worker_request_seconds", "Time in Stage::process",
             {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1, 5}, {{"stage", name}});
@@ -210,6 +214,10 @@ struct StageHost::Impl final : StageContext {
         if (request.verb == "metrics") {
             RegistrySink sink(metrics, stage.name);
             loaded.stage->collect_metrics(sink);
+            // The session counts; the registry mirrors its running total when asked.
+            if (const WorkerSession* current = session.load()) {
+                malformed_frames->advance_to(static_cast<double>(current->malformed()));
+            }
             return Reply::ok({{"text", metrics.render_prometheus()}});
         }
         return std::nullopt;
@@ -311,6 +319,11 @@ struct StageHost::Impl final : StageContext {
     Counter* requests = nullptr;
     Counter* failures = nullptr;
     Counter* malformed = nullptr;
+    Counter* malformed_frames = nullptr;
+    // The session run() serves, while it does. Read on the handler thread (the `metrics`
+    // verb): set before run_batches starts that thread, and the session's destructor waits
+    // for a handler still running, so the pointer never dangles while the handler uses it.
+    std::atomic<const WorkerSession*> session{nullptr};
     Histogram* latency = nullptr;
     std::unique_ptr<EventPublisher> events;
     std::mutex client_mutex;
@@ -368,14 +381,17 @@ void StageHost::run(const std::atomic<bool>& stop) {
     impl_->log.info("serving", {{"service", options.service},
                                 {"broker", options.broker_endpoint},
                                 {"pid", std::to_string(::getpid())}});
+    impl_->session.store(&session);
     try {
         session.run_batches(
             [this](std::vector<Frames>&& bodies) { return impl_->handle_batch(std::move(bodies)); },
             stop);
     } catch (...) {
+        impl_->session.store(nullptr);
         end_events();
         throw;
     }
+    impl_->session.store(nullptr);
     end_events();
     impl_->log.info("stopped", {{"service", options.service}});
 }

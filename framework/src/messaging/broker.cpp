@@ -269,6 +269,11 @@ void Broker::Impl::handle_mmi() {
         for (const auto& [name, stats] : registry.service_stats()) {
             sender.add(mmi::format_service_line(name, stats));
         }
+    } else if (service_name == mmi::kBroker) {
+        // Live counters, not the published snapshot: a caller that just sent bad frames sees
+        // them counted in this reply.
+        sender.add(std::move(parts[kClientService])).add(mmi::kFound);
+        for (auto& line : mmi::format_broker_lines(counters)) sender.add(line);
     } else {
         sender.add(std::move(parts[kClientService])).add(mmi::kNotImplemented);
     }

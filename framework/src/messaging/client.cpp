@@ -1,6 +1,6 @@
 // The synchronous 7/MDP client: one DEALER (explicit empty delimiter), send, poll, resend the
 // same body on timeout, match replies by service and correlation id. Also the 8/MMI helpers
-// (service_available, services) built on it.
+// (service_available, services, broker_stats) built on it.
 #include <stdexcept>
 #include <utility>
 
@@ -174,6 +174,21 @@ Result<std::map<std::string, ServiceStats>> Client::services() {
         out.insert(std::move(*line));
     }
     return out;
+}
+
+Result<BrokerStats> Client::broker_stats() {
+    auto reply = impl_->request(std::string(mmi::kBroker), Frames{}, Clock::time_point::max());
+    if (!reply.is_ok()) return reply.status();
+    Frames& body = reply.value();
+    if (!body.empty() && body[0] == mmi::kNotImplemented) {
+        return unimplemented("mdp client: broker " + impl_->options.broker_endpoint +
+                             " does not implement mmi.broker");
+    }
+    if (body.empty() || body[0] != mmi::kFound) {
+        return internal_error("mdp client: mmi.broker reply does not start with \"200\"");
+    }
+    body.erase(body.begin());
+    return mmi::parse_broker_lines(body);
 }
 
 }  // namespace digitpipe::framework

@@ -9,6 +9,12 @@
 //               broker knows, each "name idle busy queued in_flight" (decimal counts, single
 //               spaces; in_flight came with the prefetch extension, so readers also accept
 //               the older "name idle busy queued").
+// mmi.broker    digitpipe extension: request body empty; reply body ["200", line...], one
+//               frame per broker counter (BrokerStats), each "name count" (decimal, one
+//               space): requests, replies, malformed, requeued, workers_expired, dropped,
+//               unroutable. Readers ignore names they do not know, so counters can be added.
+//               The count is the loop's live value: `requests` already includes this request,
+//               `replies` not yet its reply.
 // mmi.<other>   reply body ["501"].
 #pragma once
 
@@ -16,6 +22,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "digitpipe/mdp.hpp"
 
@@ -24,6 +31,7 @@ namespace digitpipe::framework::mmi {
 inline constexpr std::string_view kPrefix = "mmi.";
 inline constexpr std::string_view kService = "mmi.service";
 inline constexpr std::string_view kServices = "mmi.services";
+inline constexpr std::string_view kBroker = "mmi.broker";
 inline constexpr std::string_view kFound = "200";
 inline constexpr std::string_view kNotFound = "404";
 inline constexpr std::string_view kNotImplemented = "501";
@@ -39,5 +47,14 @@ std::string format_service_line(std::string_view name, const ServiceStats& stats
 // except that an older broker's line for a name ending in " <digits>" reads as the new shape
 // (digitpipe's service names contain no spaces).
 std::optional<std::pair<std::string, ServiceStats>> parse_service_line(std::string_view line);
+
+// The "mmi.broker" lines for `stats` ("requests 12", ...), in a fixed order; `services` is
+// not part of them (mmi.services reports it).
+std::vector<std::string> format_broker_lines(const BrokerStats& stats);
+
+// Reads "mmi.broker" lines into a BrokerStats (services left empty). Names it does not know
+// are skipped (a newer broker's counters). Errors (kInternal, naming the line): a line that is
+// not "name count", or a known counter missing from the reply.
+Result<BrokerStats> parse_broker_lines(const std::vector<std::string>& lines);
 
 }  // namespace digitpipe::framework::mmi

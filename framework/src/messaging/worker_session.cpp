@@ -48,6 +48,11 @@ constexpr auto kStopCheckPeriod = 100ms;
 constexpr auto kDisconnectLinger = 200ms;
 // Broker messages handled before polling again.
 constexpr std::size_t kReceiveBatch = 64;
+// Malformed messages from the broker are logged at most this often (the first at once), so a
+// broken or hostile peer cannot flood the log; each log line says how many were dropped.
+constexpr auto kMalformedLogPeriod = std::chrono::seconds(10);
+// Frames of a malformed message shown in its log line (it may have thousands).
+constexpr std::size_t kMalformedLogFrames = 8;
 
 // DEALER frame positions (no routing id): ["", "MDPW01", command, ...].
 constexpr std::size_t kCommand = 2;
@@ -103,12 +108,14 @@ void serve_handler(std::shared_ptr<mdp::HandlerChannel> channel, BatchHandler ha
 class SessionLoop {
  public:
     SessionLoop(zmq::context_t& context, const WorkerOptions& options, const Logger& log,
-                mdp::HandlerChannel& channel, const std::atomic<bool>& stop)
+                mdp::HandlerChannel& channel, const std::atomic<bool>& stop,
+                std::atomic<std::uint64_t>& malformed)
         : context_(context),
           options_(options),
           log_(log),
           channel_(channel),
           stop_(stop),
+          malformed_(malformed),
           backoff_(options.reconnect_initial),
           pending_(static_cast<std::size_t>(options.prefetch)) {}
 
@@ -145,11 +152,13 @@ class SessionLoop {
     const Logger& log_;
     mdp::HandlerChannel& channel_;
     const std::atomic<bool>& stop_;
+    std::atomic<std::uint64_t>& malformed_;  // WorkerSession::malformed()
 
     std::optional<zmq::socket_t> broker_;
     std::uint64_t generation_ = 0;  // counts connections
     bool reconnect_ = false;
-    bool malformed_logged_ = false;  // once per connection
+    Clock::time_point malformed_log_next_{};  // when note_malformed may log again
+    std::uint64_t malformed_unlogged_ = 0;    // dropped since the last log line
     Clock::time_point now_ = Clock::now();
     Clock::time_point broker_expiry_{};
     Clock::time_point next_heartbeat_{};
@@ -194,7 +203,6 @@ void SessionLoop::connect() {
     broker_->connect(options_.broker_endpoint);
     ++generation_;
     reconnect_ = false;
-    malformed_logged_ = false;
     now_ = Clock::now();
     broker_expiry_ = now_ + options_.heartbeat.expiry();
     // READY is queued until the connection is up (libzmq connects in the background).
@@ -280,7 +288,9 @@ void SessionLoop::read_broker_messages() {
 }
 
 void SessionLoop::on_broker_message(mdp::ReceiveResult received) {
-    if (received == mdp::ReceiveResult::kTooManyFrames) return note_malformed("too many frames");
+    if (received == mdp::ReceiveResult::kTooManyFrames) {
+        return note_malformed("more than " + std::to_string(mdp::kMaxFramesPerMessage) + " frames");
+    }
     trace("recv", parts_);
     handle_broker_message();
 }
@@ -302,16 +312,37 @@ void SessionLoop::handle_broker_message() {
     }
     const auto command = mdp::parse_command(parts_[kCommand]);
     if (!command) return note_malformed("unknown command");
+    // The whole shape is checked before the message counts for anything: a malformed one
+    // neither proves the broker alive nor resets the backoff, so a peer that sends only
+    // garbage is left like a silent one.
+    switch (*command) {
+        case Command::kRequest:
+            // A ROUTER's peer identities are never empty, so an empty client address cannot
+            // be answered. An empty body is well-formed (7/MDP bodies are opaque) and must be
+            // answered: dropped, it would stay charged to this worker's credit at the broker.
+            if (parts_.size() < kRequestBody || parts_[kRequestClient].empty() ||
+                !parts_[kRequestDelimiter].empty()) {
+                return note_malformed("REQUEST without client address and empty delimiter");
+            }
+            // Only a broker that ignores our credit sends this; the request cannot be queued.
+            if (pending_.full()) return note_malformed("REQUEST beyond the prefetch credit");
+            break;
+        case Command::kHeartbeat:
+        case Command::kDisconnect:
+            if (parts_.size() != kCommand + 1) {
+                return note_malformed("HEARTBEAT or DISCONNECT with extra frames");
+            }
+            break;
+        case Command::kReady:
+        case Command::kReply:
+            return note_malformed("READY/REPLY are worker-to-broker commands");
+    }
     // Any valid command proves the broker alive, and is the "successful exchange" that
     // resets the reconnect backoff.
     broker_expiry_ = now_ + options_.heartbeat.expiry();
     backoff_ = options_.reconnect_initial;
     switch (*command) {
         case Command::kRequest: {
-            if (parts_.size() < kRequestBody || !parts_[kRequestDelimiter].empty()) {
-                return note_malformed("REQUEST without client address and delimiter");
-            }
-            if (pending_.full()) return note_malformed("REQUEST beyond the prefetch credit");
             for (std::size_t i = kRequestBody; i < parts_.size(); ++i) {
                 request_body_.push_back(std::move(parts_[i]));
             }
@@ -321,16 +352,15 @@ void SessionLoop::handle_broker_message() {
             pending.client = std::move(parts_[kRequestClient]);
             return;
         }
-        case Command::kHeartbeat:
-            return;
         case Command::kDisconnect:
             log_.info("broker sent DISCONNECT; reconnecting",
                       {{"endpoint", options_.broker_endpoint}, {"service", options_.service}});
             reconnect_ = true;
             return;
-        case Command::kReady:
+        case Command::kHeartbeat:
+        case Command::kReady:  // rejected above
         case Command::kReply:
-            return note_malformed("READY/REPLY are worker-to-broker commands");
+            return;
     }
 }
 
@@ -424,12 +454,25 @@ void SessionLoop::finish() {
 }
 
 void SessionLoop::note_malformed(std::string_view reason) {
-    if (malformed_logged_) return;
-    malformed_logged_ = true;
+    malformed_.fetch_add(1, std::memory_order_relaxed);
+    ++malformed_unlogged_;
+    const auto now = Clock::now();
+    if (now < malformed_log_next_) return;
+    malformed_log_next_ = now + kMalformedLogPeriod;
+    std::string frames;
+    for (std::size_t i = 0; i < parts_.size() && i < kMalformedLogFrames; ++i) {
+        if (i > 0) frames += " | ";
+        frames += mdp::describe_frame(mdp::view_of(parts_[i]));
+    }
+    if (parts_.size() > kMalformedLogFrames) frames += " | ...";
     log_.warn("dropped malformed message from the broker",
               {{"endpoint", options_.broker_endpoint},
                {"reason", std::string(reason)},
-               {"frames", mdp::describe_parts(parts_)}});
+               {"frame_count", std::to_string(parts_.size())},
+               {"frames", frames},
+               {"dropped_since_last_log", std::to_string(malformed_unlogged_)},
+               {"dropped_total", std::to_string(malformed_.load(std::memory_order_relaxed))}});
+    malformed_unlogged_ = 0;
 }
 
 void validate(const WorkerOptions& options) {
@@ -484,6 +527,7 @@ struct WorkerSession::Impl {
     Logger log{"worker"};
     std::shared_ptr<mdp::HandlerChannel> channel;  // one per run(): no stale reply crosses runs
     std::thread handler_thread;
+    std::atomic<std::uint64_t> malformed{0};  // see WorkerSession::malformed()
 };
 
 WorkerSession::WorkerSession(zmq::context_t& context, WorkerOptions options)
@@ -511,7 +555,7 @@ void WorkerSession::run_batches(const BatchHandler& handler, const std::atomic<b
 
     bool abandoned = false;
     try {
-        SessionLoop loop(impl.context, impl.options, impl.log, *impl.channel, stop);
+        SessionLoop loop(impl.context, impl.options, impl.log, *impl.channel, stop, impl.malformed);
         abandoned = loop.run();
     } catch (...) {
         impl.join_handler();
@@ -524,6 +568,10 @@ void WorkerSession::run_batches(const BatchHandler& handler, const std::atomic<b
         impl.log.warn("handler still running after stop; the session's destructor waits for it",
                       {{"service", impl.options.service}});
     }
+}
+
+std::uint64_t WorkerSession::malformed() const noexcept {
+    return impl_->malformed.load(std::memory_order_relaxed);
 }
 
 }  // namespace digitpipe::framework
