@@ -2,7 +2,6 @@
 #include "security.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <fstream>
 #include <sstream>
 
@@ -27,33 +26,7 @@ std::string_view trim(std::string_view text) noexcept {
     return text;
 }
 
-// "a.b.c.d", each a decimal 0..255 without sign.
-bool is_dotted_quad(std::string_view host, unsigned& first) noexcept {
-    int parts = 0;
-    while (true) {
-        const auto dot = host.find('.');
-        const auto piece = host.substr(0, dot);
-        unsigned value = 0;
-        const auto [end, error] = std::from_chars(piece.data(), piece.data() + piece.size(), value);
-        if (piece.empty() || piece.size() > 3 || error != std::errc() ||
-            end != piece.data() + piece.size() || value > 255) {
-            return false;
-        }
-        if (parts == 0) first = value;
-        ++parts;
-        if (dot == std::string_view::npos) break;
-        host.remove_prefix(dot + 1);
-    }
-    return parts == 4;
-}
-
 }  // namespace
-
-bool is_loopback_host(std::string_view host) noexcept {
-    if (host == "localhost" || host == "::1") return true;
-    unsigned first = 0;
-    return is_dotted_quad(host, first) && first == 127;
-}
 
 fw::Result<std::string> read_token_file(const std::filesystem::path& file) {
     std::error_code error;
@@ -89,7 +62,7 @@ fw::Result<std::string> read_token_file(const std::filesystem::path& file) {
 }
 
 fw::Status check_listen_security(const GatewayConfig& config) {
-    if (!config.token.empty() || is_loopback_host(config.listen.host)) return fw::Status();
+    if (!config.token.empty() || fw::is_loopback_host(config.listen.host)) return fw::Status();
     return fw::failed_precondition(
         "gateway.listen is " + config.listen.to_string() +
         ", beyond loopback: set gateway.token_file to a file holding a token of at least " +

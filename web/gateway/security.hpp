@@ -2,7 +2,8 @@
 // unit tests:
 //  - bearer tokens for the routes that change state (POST /api/train, /api/jobs/{id}/cancel,
 //    /api/serve): required whenever gateway.token_file is set, and a gateway listening beyond
-//    loopback refuses to start without one (check_listen_security);
+//    loopback (framework::is_loopback_host) refuses to start without one
+//    (check_listen_security);
 //  - CORS: exact origins from gateway.cors_origins, nothing for any other origin.
 #pragma once
 
@@ -25,10 +26,6 @@ inline constexpr std::size_t kMinTokenLength = 32;
 inline constexpr int kCorsMaxAgeSeconds = 600;
 // Request headers a cross-origin page may send (Access-Control-Allow-Headers).
 inline constexpr std::string_view kCorsAllowHeaders = "Authorization, Content-Type";
-
-// True for hosts only this machine can reach: 127.0.0.0/8 in dotted-quad form, "localhost"
-// and "::1". Everything else (0.0.0.0, ::, a LAN address, another name) is beyond loopback.
-bool is_loopback_host(std::string_view host) noexcept;
 
 // The token in `file`: its content with surrounding whitespace trimmed. kInvalidArgument when
 // the file cannot be read, the token is shorter than kMinTokenLength or holds whitespace or

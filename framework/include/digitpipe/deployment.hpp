@@ -128,8 +128,13 @@ struct ExposedEndpoint {
 // unless told --insecure.
 std::vector<ExposedEndpoint> endpoints_leaving_host(const DeploymentConfig& deployment);
 
-// True for a tcp:// endpoint whose host (after an optional "source;" part) is a loopback
-// address or "localhost"; false for every other tcp endpoint, wildcards included.
+// True for hosts only this machine can reach: 127.0.0.0/8 in dotted-quad form, "localhost"
+// and "::1". Everything else (0.0.0.0, *, ::, a LAN address, another name such as
+// "127.example.com") is beyond loopback.
+bool is_loopback_host(std::string_view host) noexcept;
+
+// True for a tcp:// endpoint whose host (after an optional "source;" part; IPv6 in brackets)
+// is_loopback_host; false for every other endpoint, wildcards included.
 bool is_loopback_tcp(std::string_view endpoint);
 
 }  // namespace digitpipe::framework

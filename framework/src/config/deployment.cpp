@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <charconv>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -489,6 +490,27 @@ DeploymentConfig load_deployment(const std::filesystem::path& file,
     return deployment;
 }
 
+bool is_loopback_host(std::string_view host) noexcept {
+    if (host == "localhost" || host == "::1") return true;
+    // "127.a.b.c", each part a decimal 0..255 without sign.
+    int parts = 0;
+    unsigned first = 0;
+    while (true) {
+        const auto dot = host.find('.');
+        const auto piece = host.substr(0, dot);
+        unsigned value = 0;
+        const auto [end, error] = std::from_chars(piece.data(), piece.data() + piece.size(), value);
+        if (piece.empty() || piece.size() > 3 || error != std::errc() ||
+            end != piece.data() + piece.size() || value > 255) {
+            return false;
+        }
+        if (parts++ == 0) first = value;
+        if (dot == std::string_view::npos) break;
+        host.remove_prefix(dot + 1);
+    }
+    return parts == 4 && first == 127;
+}
+
 bool is_loopback_tcp(std::string_view endpoint) {
     constexpr std::string_view kTcp = "tcp://";
     if (!endpoint.starts_with(kTcp)) return false;
@@ -501,7 +523,7 @@ bool is_loopback_tcp(std::string_view endpoint) {
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
         host = host.substr(1, host.size() - 2);
     }
-    return host == "localhost" || host == "::1" || host.starts_with("127.");
+    return is_loopback_host(host);
 }
 
 std::vector<ExposedEndpoint> endpoints_leaving_host(const DeploymentConfig& deployment) {

@@ -160,6 +160,17 @@ TEST(SecurityBlockTest, KeyAndBrokerKeyAreRequired) {
     EXPECT_THAT(all, HasSubstr("'broker_public_key'"));
 }
 
+TEST(LoopbackTest, LoopbackHostsAreOnlyThisMachine) {
+    for (const char* host : {"127.0.0.1", "127.1.2.3", "127.255.255.255", "localhost", "::1"}) {
+        EXPECT_TRUE(is_loopback_host(host)) << host;
+    }
+    for (const char* host : {"0.0.0.0", "::", "*", "10.0.0.1", "128.0.0.1", "127.0.0",
+                             "127.0.0.1.5", "127.0.0.256", "1270.0.0.1", "127.example.com",
+                             "localhost.example.com", "example.com", "127.0.0.-1", ""}) {
+        EXPECT_FALSE(is_loopback_host(host)) << host;
+    }
+}
+
 TEST(LoopbackTest, OnlyLoopbackHostsStayOnThisMachine) {
     EXPECT_TRUE(is_loopback_tcp("tcp://127.0.0.1:5555"));
     EXPECT_TRUE(is_loopback_tcp("tcp://127.3.4.5:*"));
@@ -171,6 +182,7 @@ TEST(LoopbackTest, OnlyLoopbackHostsStayOnThisMachine) {
     EXPECT_FALSE(is_loopback_tcp("tcp://10.77.0.1:5555"));
     EXPECT_FALSE(is_loopback_tcp("tcp://broker:5555"));
     EXPECT_FALSE(is_loopback_tcp("tcp://128.0.0.1:5555"));
+    EXPECT_FALSE(is_loopback_tcp("tcp://127.example.com:5555"));  // a name, whatever it says
     EXPECT_FALSE(is_loopback_tcp("ipc:///tmp/x"));
 }
 
