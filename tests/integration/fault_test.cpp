@@ -24,6 +24,7 @@
 #include "digitpipe/idx.hpp"
 #include "digitpipe/infer/image.hpp"
 #include "digitpipe/nn/safetensors.hpp"
+#include "digit_images.hpp"
 #include "learning_support.hpp"
 #include "support/http_client.hpp"
 
@@ -40,19 +41,6 @@ json json_of(const HttpResponse& response) {
     return json::parse(response.body, nullptr, /*allow_exceptions=*/false);
 }
 
-// MNIST test image `index` drawn 10x larger (280x280, as a canvas sends it), as PNG bytes.
-std::string digit_png(const fw::IdxArray& images, std::size_t index) {
-    std::vector<std::uint8_t> big(280 * 280);
-    const auto* pixels = images.data.data() + index * 784;
-    for (int y = 0; y < 280; ++y) {
-        for (int x = 0; x < 280; ++x) {
-            big[static_cast<std::size_t>(y * 280 + x)] =
-                pixels[static_cast<std::size_t>((y / 10) * 28 + x / 10)];
-        }
-    }
-    const auto png = infer::encode_png_gray(big, 280, 280);
-    return {png.begin(), png.end()};
-}
 
 std::string read_bytes(const std::filesystem::path& file) {
     std::ifstream in(file, std::ios::binary);
@@ -89,6 +77,10 @@ struct Gateway {
     bool ready() const {
         const auto r = ts::http_request(port, "GET", "/readyz", "", {}, 10s);
         return r && r->status == 200;
+    }
+    std::string readyz_body() const {
+        const auto r = ts::http_request(port, "GET", "/readyz", "", {}, 10s);
+        return r ? std::to_string(r->status) + " " + r->body : "no answer";
     }
 };
 
@@ -197,7 +189,7 @@ TEST_F(ServingFaultTest, KilledInferWorkerUnderLoadFailsNoRequest) {
     std::vector<std::string> pngs;
     std::vector<int> digits;
     for (std::size_t i = 0; i < 8; ++i) {
-        pngs.push_back(digit_png(images, i));
+        pngs.push_back(canvas_png(images, i));
         digits.push_back(labels.data[i]);
     }
     LoadClients load(*gateway, pngs, digits, 4);
@@ -234,7 +226,7 @@ class BrokerRestartTest : public ServingFaultTest {
 };
 
 TEST_F(BrokerRestartTest, RequestsInTheGapFailFastAndServiceResumesAfterRestart) {
-    const auto png = digit_png(images, 0);
+    const auto png = canvas_png(images, 0);
     const int digit = labels.data[0];
     auto r = gateway->predict(png);
     ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
@@ -269,7 +261,9 @@ TEST_F(BrokerRestartTest, RequestsInTheGapFailFastAndServiceResumesAfterRestart)
         ASSERT_EQ(r->status, 200) << r->body;
         EXPECT_EQ(json_of(*r)["digit"], digit);
     }
-    EXPECT_TRUE(gateway->ready());
+    // Readiness follows within a health round (the gateway re-asks every few seconds).
+    EXPECT_TRUE(ts::wait_until([&] { return gateway->ready(); }, 20s, 100ms))
+        << gateway->readyz_body();
 }
 
 // ---- 4: model integrity ----------------------------------------------------------------------
@@ -327,8 +321,7 @@ class ModelIntegrityTest : public ::testing::Test {
         fw::Request request;
         request.verb = "infer.predict";
         request.correlation_id = fw::make_correlation_id();
-        const auto png = infer::encode_png_gray({images.data.data() + index * 784, 784}, 28, 28);
-        request.payloads.push_back({"image", "bytes", {}, std::string(png.begin(), png.end())});
+        request.payloads.push_back({"image", "bytes", {}, mnist_png(images, index)});
         auto body = client->request("digitpipe.infer", fw::encode_request(request));
         if (!body) return fw::Reply::error(body.status());
         auto decoded = fw::decode_reply(*body);

@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "cluster.hpp"
+#include "digit_images.hpp"
 #include "digitpipe/idx.hpp"
 #include "digitpipe/infer/image.hpp"
 #include "support/http_client.hpp"
@@ -197,19 +198,7 @@ class GatewayTest : public ::testing::Test {
         ASSERT_TRUE(ready) << "the gateway never became ready";
     }
 
-    // MNIST test image `index` drawn 10x larger (280x280, as a canvas would send it), as PNG.
-    static std::string digit_png(std::size_t index) {
-        std::vector<std::uint8_t> big(280 * 280);
-        const auto* pixels = images->data.data() + index * 784;
-        for (int y = 0; y < 280; ++y) {
-            for (int x = 0; x < 280; ++x) {
-                big[static_cast<std::size_t>(y * 280 + x)] =
-                    pixels[static_cast<std::size_t>((y / 10) * 28 + x / 10)];
-            }
-        }
-        const auto png = infer::encode_png_gray(big, 280, 280);
-        return {png.begin(), png.end()};
-    }
+    static std::string digit_png(std::size_t index) { return canvas_png(*images, index); }
     static int label(std::size_t index) { return labels->data[index]; }
 
     static void expect_prediction(const std::optional<HttpResponse>& response, int digit,

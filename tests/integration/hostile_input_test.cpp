@@ -21,6 +21,7 @@
 
 #include "digitpipe/idx.hpp"
 #include "digitpipe/infer/image.hpp"
+#include "digit_images.hpp"
 #include "gateway_support.hpp"
 
 namespace digitpipe::integration {
@@ -293,19 +294,7 @@ class HostileInputTest : public ::testing::Test {
         ASSERT_TRUE(ready) << "the gateway never became ready";
     }
 
-    // MNIST test image `index` drawn 10x larger, as PNG.
-    static std::string digit_png(std::size_t index) {
-        std::vector<std::uint8_t> big(280 * 280);
-        const auto* pixels = images->data.data() + index * 784;
-        for (int y = 0; y < 280; ++y) {
-            for (int x = 0; x < 280; ++x) {
-                big[static_cast<std::size_t>(y * 280 + x)] =
-                    pixels[static_cast<std::size_t>((y / 10) * 28 + x / 10)];
-            }
-        }
-        const auto png = infer::encode_png_gray(big, 280, 280);
-        return {png.begin(), png.end()};
-    }
+    static std::string digit_png(std::size_t index) { return canvas_png(*images, index); }
 
     static void expect_prediction_of(std::size_t index) {
         const auto response = gateway->post("/api/predict", digit_png(index),

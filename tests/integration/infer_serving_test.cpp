@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cluster.hpp"
+#include "digit_images.hpp"
 #include "digitpipe/deployment.hpp"
 #include "digitpipe/host.hpp"
 #include "digitpipe/idx.hpp"
@@ -86,8 +87,7 @@ class InferServingTest : public ::testing::Test {
         fw::Request request;
         request.verb = "infer.predict";
         request.correlation_id = fw::make_correlation_id();
-        const auto png = infer::encode_png_gray({images.data.data() + index * 784, 784}, 28, 28);
-        request.payloads.push_back({"image", "bytes", {}, std::string(png.begin(), png.end())});
+        request.payloads.push_back({"image", "bytes", {}, mnist_png(images, index)});
         return fw::encode_request(request);
     }
 

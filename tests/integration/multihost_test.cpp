@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "cluster.hpp"
+#include "digit_images.hpp"
 #include "digitpipe/idx.hpp"
 #include "digitpipe/infer/image.hpp"
 #include "support/http_client.hpp"
@@ -115,19 +116,7 @@ class MultihostTest : public ::testing::Test {
         return text;
     }
 
-    // MNIST test image `index`, 10x larger as a canvas would send it, as PNG.
-    std::string digit_png(std::size_t index) const {
-        std::vector<std::uint8_t> big(280 * 280);
-        const auto* pixels = images_.data.data() + index * 784;
-        for (int y = 0; y < 280; ++y) {
-            for (int x = 0; x < 280; ++x) {
-                big[static_cast<std::size_t>(y * 280 + x)] =
-                    pixels[static_cast<std::size_t>((y / 10) * 28 + x / 10)];
-            }
-        }
-        const auto png = infer::encode_png_gray(big, 280, 280);
-        return {png.begin(), png.end()};
-    }
+    std::string digit_png(std::size_t index) const { return canvas_png(images_, index); }
 
     // Predicts MNIST test images first..first+count through the gateway, each with the retry
     // budget; returns how many failed and how many were read wrong.

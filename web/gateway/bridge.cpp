@@ -158,6 +158,9 @@ struct Bridge::Impl {
         std::string detail;
         std::optional<SteadyClock::time_point> health_at;
         bool health_in_flight = false;
+        // When a worker of the service last answered a call: a snapshot taken before it (its
+        // mmi.services request crossed the worker's READY) does not prove there is none.
+        std::optional<SteadyClock::time_point> answered_at;
     };
 
     std::optional<fw::AsyncClient> client;
@@ -309,12 +312,20 @@ struct Bridge::Impl {
         return it == services.end() ? 0 : worker_count(it->second.stats);
     }
 
+    // The snapshot says no worker, and no worker of it has answered since the snapshot.
+    bool known_to_have_no_worker(const std::string& service, SteadyClock::time_point now) const {
+        if (!snapshot_fresh(now) || workers_of(service) != 0) return false;
+        const auto it = services.find(service);
+        return it == services.end() || !it->second.answered_at ||
+               *it->second.answered_at < *snapshot_at;
+    }
+
     void handle(CallJob& job) {
         auto& call = job.call;
         const auto now = SteadyClock::now();
         // Before the first snapshot (the gateway's first second) the call goes out anyway: a
         // missing worker then costs a 504 instead of a wrong 503.
-        if (snapshot_fresh(now) && workers_of(call.service) == 0) {
+        if (known_to_have_no_worker(call.service, now)) {
             finish(job.responder, error_answer(fw::unavailable("no live worker for " +
                                                                call.service + " (retry shortly)")));
             return;
@@ -490,6 +501,7 @@ struct Bridge::Impl {
             return;
         }
         const auto& id = decoded->correlation_id;
+        services[service].answered_at = SteadyClock::now();
         if (config.verbose) {
             log.info("reply received",
                      {{"service", service},
