@@ -116,6 +116,7 @@ stages:
     prefetch: 16
     batch: {max_size: 16, max_wait_ms: 0}
     env: {OMP_NUM_THREADS: "1"}
+    params: {warm_batch_max: 16}
 paths:
   plugins: $repo/build/plugins
   data: $repo/data

@@ -25,6 +25,10 @@
 //   max_image_bytes: 8388608
 //   max_image_side: 4096
 //   max_image_pixels: 16777216
+//   warm_batch_max: 1                    # make the primitives of batch sizes 1..N whenever a
+//                                        # model loads (set it to stages.infer.batch.max_size):
+//                                        # no request pays for making them, and the worker's
+//                                        # memory does not grow as new batch sizes turn up
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -104,6 +108,16 @@ Model load_model(const std::filesystem::path& file) {
     return model;
 }
 
+// Runs a blank batch of every size 1..max_batch through the model, so the engine makes (and
+// keeps) the primitives of each size now rather than on the first request of that size.
+void warm_up(const Model& model, int max_batch) {
+    std::vector<float> blank;
+    for (int n = 1; n <= max_batch; ++n) {
+        blank.assign(static_cast<std::size_t>(n) * kMnistPixels, 0.0F);
+        model.network->predict(blank);
+    }
+}
+
 fw::Reply error(fw::StatusCode code, std::string message) {
     return fw::Reply::error(fw::Status{code, std::move(message)});
 }
@@ -121,7 +135,10 @@ class InferStage final : public fw::Stage {
         params.check(side >= 28 && side <= 65535, "max_image_side", "must be in [28, 65535]");
         params.check(pixels >= 784, "max_image_pixels", "must be >= 784");
         const bool follow_published = params.get_or<bool>("follow_published", true);
+        const auto warm = params.get_or<int>("warm_batch_max", 1);
+        params.check(warm >= 1 && warm <= 1024, "warm_batch_max", "must be in [1, 1024]");
         params.finish();
+        warm_batch_max_ = std::clamp(warm, 1, 1024);
         limits_.max_bytes = static_cast<std::size_t>(bytes);
         limits_.max_width = limits_.max_height = static_cast<int>(side);
         limits_.max_pixels = static_cast<std::uint64_t>(pixels);
@@ -129,6 +146,7 @@ class InferStage final : public fw::Stage {
         data_dir_ = context.path("data");
         // A worker without its model fails to start.
         model_ = std::make_shared<const Model>(load_model(resolve(model)));
+        warm_up(*model_, warm_batch_max_);
         context.logger().info("model loaded",
                               {{"model", model_->file.string()},
                                {"sha256", model_->info["sha256"].get<std::string>()}});
@@ -237,9 +255,8 @@ class InferStage final : public fw::Stage {
                                             expected + ", the file hashes to " + actual +
                                             " (file changed or damaged after publishing)");
             }
-            // Make the batch-1 primitives now, so the first request after the swap is not slow.
-            std::vector<float> blank(static_cast<std::size_t>(kMnistPixels), 0.0F);
-            model->network->predict(blank);
+            // The primitives now, so the first requests after the swap are not slow.
+            warm_up(*model, warm_batch_max_);
             swap_in(std::move(model));
         } catch (const std::exception& e) {
             ++load_failures_;
@@ -377,6 +394,7 @@ class InferStage final : public fw::Stage {
         std::shared_ptr<const Model> model;
         try {
             model = std::make_shared<const Model>(load_model(file));
+            warm_up(*model, warm_batch_max_);
         } catch (const std::exception& e) {
             ++load_failures_;
             return error(fw::StatusCode::kFailedPrecondition,
@@ -387,6 +405,7 @@ class InferStage final : public fw::Stage {
     }
 
     fw::StageContext* context_ = nullptr;
+    int warm_batch_max_ = 1;
     DecodeLimits limits_;
     std::filesystem::path models_dir_;
     std::filesystem::path data_dir_;
