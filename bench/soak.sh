@@ -15,7 +15,7 @@
 # each infer worker after a 10 s warm-up and at the end, with growth in percent (the issue's
 # target: under 5% for processes that lived through the soak).
 #
-# Usage: bench/soak.sh [--minutes N]     (default 10)
+# Usage: bench/soak.sh [--minutes N] [--no-kills]     (default 10, with kills)
 # Needs: a build (cmake --build build --target digitpipe digitpipe-broker digitpipe-worker
 #        digitpipe-gateway digitpipe_stage_infer), data/mnist (deploy/fetch-data.sh); installs
 #        Debian's wrk with apt on first use.
@@ -24,8 +24,9 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 
 minutes=10
+kills=1  # --no-kills: the same load without killing anything (tells growth per death apart)
 usage() {
-  echo "usage: bench/soak.sh [--minutes N]   (N >= 1, default 10)" >&2
+  echo "usage: bench/soak.sh [--minutes N] [--no-kills]   (N >= 1, default 10)" >&2
   exit 2
 }
 while (($#)); do
@@ -34,6 +35,10 @@ while (($#)); do
       [[ $# -ge 2 && $2 =~ ^[1-9][0-9]*$ ]] || usage
       minutes=$2
       shift 2
+      ;;
+    --no-kills)
+      kills=0
+      shift
       ;;
     -h | --help) usage ;;
     *) usage ;;
@@ -178,13 +183,14 @@ for name in "${names[@]}"; do
 done
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
-echo "soak: $minutes minute(s) of mixed load on $base, one infer worker SIGKILLed every minute" >&2
+echo "soak: $minutes minute(s) of mixed load on $base$( ((kills)) && echo ", one infer worker SIGKILLed every minute")" >&2
 wrk -t2 -c8 -d"${minutes}m" --timeout 15s --latency -s bench/soak/mixed.lua "$base" \
   >"$work/wrk.txt" 2>&1 &
 wrk_pid=$!
 (
   for ((m = 0; m < minutes; ++m)); do
     sleep $((m == 0 ? 30 : 60))
+    ((kills)) || continue
     victim=$(child_pid worker.infer.1)
     if [[ -n $victim ]] && kill -KILL "$victim" 2>/dev/null; then
       echo "$(date -u +%H:%M:%S) $victim" >>"$work/kills.txt"
