@@ -25,6 +25,7 @@
 #include "digitpipe/infer/image.hpp"
 #include "digitpipe/nn/safetensors.hpp"
 #include "digit_images.hpp"
+#include "gateway_support.hpp"
 #include "learning_support.hpp"
 #include "support/http_client.hpp"
 
@@ -37,10 +38,7 @@ using ts::HttpResponse;
 
 const std::filesystem::path kShippedModel = kSource / "models/digitpipe-mnist.safetensors";
 
-json json_of(const HttpResponse& response) {
-    return json::parse(response.body, nullptr, /*allow_exceptions=*/false);
-}
-
+using gateway_support::json_of;
 
 std::string read_bytes(const std::filesystem::path& file) {
     std::ifstream in(file, std::ios::binary);
@@ -51,22 +49,9 @@ void write_bytes(const std::filesystem::path& file, const std::string& bytes) {
     std::ofstream(file, std::ios::binary) << bytes;
 }
 
-// digitpipe-gateway as a process; reads back the port it printed.
-struct Gateway {
-    std::unique_ptr<ts::Process> process;
-    std::uint16_t port = 0;
-
-    Gateway(const std::filesystem::path& config, const BrokerProcess& broker) {
-        std::vector<std::string> args{"--config", config.string()};
-        for (const auto& o : broker.endpoint_overrides()) args.insert(args.end(), {"--set", o});
-        process = std::make_unique<ts::Process>(kBinDir / "digitpipe-gateway", args, true);
-        const auto line = process->read_line(kStartTimeout);
-        const std::string prefix = "gateway listening on http://127.0.0.1:";
-        if (!line || line->rfind(prefix, 0) != 0) {
-            throw std::runtime_error("gateway did not report its address: " + line.value_or(""));
-        }
-        port = static_cast<std::uint16_t>(std::stoi(line->substr(prefix.size())));
-    }
+// digitpipe-gateway as a process, with the calls these tests make.
+struct Gateway : gateway_support::GatewayProcess {
+    using GatewayProcess::GatewayProcess;
 
     // Every request in these tests is bounded: a hang is a failure (nullopt), not a stuck test.
     std::optional<HttpResponse> predict(const std::string& png,

@@ -15,6 +15,7 @@
 
 #include "cluster.hpp"
 #include "digit_images.hpp"
+#include "gateway_support.hpp"
 #include "digitpipe/idx.hpp"
 #include "digitpipe/infer/image.hpp"
 #include "support/http_client.hpp"
@@ -25,8 +26,8 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 using ts::HttpResponse;
+using namespace gateway_support;
 
-const std::filesystem::path kSource = DIGITPIPE_SOURCE_DIR;
 constexpr std::size_t kBodyLimit = 1 << 20;  // gateway.max_body_bytes in these deployments
 
 // ---- helpers ---------------------------------------------------------------------------------
@@ -54,29 +55,9 @@ std::string base64(std::string_view bytes) {
     return out;
 }
 
-std::uint32_t crc32(std::string_view bytes) {
-    std::uint32_t crc = 0xffffffffu;
-    for (const char c : bytes) {
-        crc ^= static_cast<unsigned char>(c);
-        for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
-    }
-    return ~crc;
-}
-
-std::string big_endian(std::uint32_t v) {
-    return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
-            static_cast<char>(v)};
-}
-
 // A PNG whose header claims `width` x `height` (valid CRC), with no pixel data after it.
 std::string png_claiming(std::uint32_t width, std::uint32_t height) {
-    const std::string ihdr =
-        "IHDR" + big_endian(width) + big_endian(height) + std::string("\x08\x00\x00\x00\x00", 5);
-    return std::string("\x89PNG\r\n\x1a\n", 8) + big_endian(13) + ihdr + big_endian(crc32(ihdr));
-}
-
-json json_of(const HttpResponse& response) {
-    return json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+    return png_with(width, height, "");
 }
 
 std::string multipart(const std::string& field, const std::string& bytes) {
@@ -88,36 +69,6 @@ const ts::HttpHeaders kMultipartType{{"Content-Type", "multipart/form-data; boun
 const ts::HttpHeaders kJsonType{{"Content-Type", "application/json"}};
 const ts::HttpHeaders kPngType{{"Content-Type", "image/png"}};
 
-// digitpipe-gateway as a process; reads back the port it printed.
-struct GatewayProcess {
-    std::unique_ptr<ts::Process> process;
-    std::uint16_t port = 0;
-
-    GatewayProcess(const std::filesystem::path& config, const BrokerProcess& broker) {
-        std::vector<std::string> args{"--config", config.string()};
-        for (const auto& o : broker.endpoint_overrides()) args.insert(args.end(), {"--set", o});
-        process = std::make_unique<ts::Process>(kBinDir / "digitpipe-gateway", args, true);
-        const auto line = process->read_line(kStartTimeout);
-        const std::string prefix = "gateway listening on http://127.0.0.1:";
-        if (!line || line->rfind(prefix, 0) != 0) {
-            throw std::runtime_error("gateway did not report its address: " + line.value_or(""));
-        }
-        port = static_cast<std::uint16_t>(std::stoi(line->substr(prefix.size())));
-    }
-
-    std::optional<HttpResponse> get(const std::string& target) const {
-        return ts::http_request(port, "GET", target);
-    }
-    std::optional<HttpResponse> post(const std::string& target, const std::string& body,
-                                     const ts::HttpHeaders& headers = {}) const {
-        return ts::http_request(port, "POST", target, body, headers);
-    }
-    bool healthy() const {
-        const auto r = get("/healthz");
-        return r && r->status == 200 && json_of(*r) == json{{"status", "ok"}};
-    }
-};
-
 // Waits until GET `target` answers `status`.
 bool wait_for_status(const GatewayProcess& gateway, const std::string& target, int status,
                      std::chrono::milliseconds timeout = 30s) {
@@ -128,31 +79,6 @@ bool wait_for_status(const GatewayProcess& gateway, const std::string& target, i
         },
         timeout, 50ms);
 }
-
-// Asserts an error answer of web/API.md's shape.
-void expect_error(const std::optional<HttpResponse>& response, int status, const std::string& code,
-                  const std::string& what) {
-    ASSERT_TRUE(response) << what << ": no response";
-    EXPECT_EQ(response->status, status) << what << ": " << response->body;
-    EXPECT_EQ(response->header("content-type"), "application/json") << what;
-    const auto body = json_of(*response);
-    ASSERT_TRUE(body.is_object()) << what << ": " << response->body;
-    EXPECT_EQ(body["error"]["code"], code) << what << ": " << response->body;
-    EXPECT_TRUE(body["error"]["message"].is_string() &&
-                !body["error"]["message"].get<std::string>().empty())
-        << what;
-}
-
-std::string paths_yaml(const std::filesystem::path& runs) {
-    return "paths:\n  plugins: " + std::string(DIGITPIPE_PLUGIN_DIR) +
-           "\n  data: " + (kSource / "data").string() +
-           "\n  models: " + (kSource / "models").string() + "\n  runs: " + runs.string() +
-           "\n  experiments: " + (kSource / "configs/experiments").string() + "\n";
-}
-
-const std::string kBrokerYaml =
-    "broker:\n  endpoint: tcp://127.0.0.1:*\n  events_in: tcp://127.0.0.1:*\n"
-    "  events_out: tcp://127.0.0.1:*\n  heartbeat_ms: 100\n  liveness: 3\n";
 
 // ---- the full deployment: broker, infer, train, gateway (shared by the suite) -------------
 
